@@ -1,0 +1,171 @@
+//! Audit events and the hash chain that makes the trail tamper-evident.
+//!
+//! Every decision yields one [`AuditEvent`]. A host seals events through an
+//! [`AuditChain`] (one per proxy VM or worker): each sealed event carries its
+//! sequence number, the hash of the previous event and its own hash, so an
+//! edit, a deletion or a reordering breaks the chain at that event.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::finding::{Action, Finding};
+use crate::policy::{canonical_json, hex};
+use crate::wire::{Api, Direction};
+
+/// Version of the event schema (docs/audit.md).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The hash a chain's first event points back to.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub v: u32,
+    /// Milliseconds since the Unix epoch, as the host's clock gave it.
+    pub time_ms: u64,
+    pub request_id: String,
+    pub api: Option<Api>,
+    pub direction: Option<Direction>,
+    /// Request path (route) the exchange went to.
+    pub route: String,
+    /// Upstream authority or cluster, when the host knows it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub upstream: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The strongest action taken.
+    pub action: Action,
+    /// HTTP status Ward answered with, when it answered (block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub findings: Vec<AuditFinding>,
+    /// Bytes inspected.
+    pub bytes: u64,
+    pub policy_digest: String,
+    pub ward_version: String,
+    /// Events this chain's host had to drop before this one (queue
+    /// overflow). Non-zero means loss, and it is never silent.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+    // Chain fields, set by `AuditChain::seal`.
+    #[serde(default)]
+    pub chain: String,
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(default)]
+    pub prev: String,
+    #[serde(default)]
+    pub hash: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A finding as the trail records it: no matched text, only its digest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditFinding {
+    pub detector: crate::DetectorKind,
+    pub rule: String,
+    pub origin: crate::Origin,
+    pub path: String,
+    pub action: Action,
+    pub score: f32,
+    pub content_sha256: String,
+}
+
+impl From<&Finding> for AuditFinding {
+    fn from(f: &Finding) -> AuditFinding {
+        AuditFinding {
+            detector: f.detector,
+            rule: f.rule.clone(),
+            origin: f.origin,
+            path: f.path.clone(),
+            action: f.action,
+            score: f.score,
+            content_sha256: f.content_sha256.clone(),
+        }
+    }
+}
+
+impl AuditEvent {
+    /// The hash this event must carry: sha256 over its canonical JSON with
+    /// the `hash` field left out.
+    pub fn compute_hash(&self) -> String {
+        let mut value = serde_json::to_value(self).expect("audit event serialises");
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("hash");
+        }
+        sha256_hex(canonical_json(&value).as_bytes())
+    }
+
+    /// One JSON line (no trailing newline).
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("audit event serialises")
+    }
+}
+
+/// Links events into one chain.
+#[derive(Clone, Debug)]
+pub struct AuditChain {
+    id: String,
+    next_seq: u64,
+    last_hash: String,
+}
+
+impl AuditChain {
+    /// `id` must be unique per chain (e.g. host + VM + worker + start time).
+    pub fn new(id: impl Into<String>) -> AuditChain {
+        AuditChain { id: id.into(), next_seq: 0, last_hash: GENESIS.to_string() }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Stamps the chain fields on `event` and returns it sealed.
+    ///
+    /// ```
+    /// use ward_core::audit::{AuditChain, AuditEvent};
+    /// let mut chain = AuditChain::new("c1");
+    /// let a = chain.seal(AuditEvent::default());
+    /// let b = chain.seal(AuditEvent::default());
+    /// assert_eq!((a.seq, b.seq), (0, 1));
+    /// assert_eq!(b.prev, a.hash);
+    /// assert_eq!(b.hash, b.compute_hash());
+    /// ```
+    pub fn seal(&mut self, mut event: AuditEvent) -> AuditEvent {
+        event.chain = self.id.clone();
+        event.seq = self.next_seq;
+        event.prev = std::mem::take(&mut self.last_hash);
+        event.hash = event.compute_hash();
+        self.last_hash = event.hash.clone();
+        self.next_seq += 1;
+        event
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_edit_changes_the_hash() {
+        let mut chain = AuditChain::new("c");
+        let e = chain.seal(AuditEvent { request_id: "r1".into(), ..Default::default() });
+        let mut edited = e.clone();
+        edited.request_id = "r2".into();
+        assert_ne!(edited.compute_hash(), e.hash);
+        let line = e.to_json_line();
+        let back: AuditEvent = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.compute_hash(), e.hash);
+    }
+}

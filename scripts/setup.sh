@@ -26,6 +26,12 @@ if ! [ -x "$envoy_bin" ] || ! "$envoy_bin" --version 2>/dev/null | grep -q "$ENV
   ln -sf "$real" "$envoy_bin"
 fi
 
+# pytest drives the Envoy end-to-end suite.
+if ! "$WARD_VENV/bin/python" -c 'import pytest' 2>/dev/null; then
+  say "installing pytest"
+  "$WARD_VENV/bin/pip" install -q pytest
+fi
+
 [ "$all" = 1 ] || exit 0
 
 # Python validators used by the tests (CycloneDX schema validation).
@@ -49,6 +55,20 @@ if ! [ -x /usr/bin/chromium ]; then
   say "apt-get install chromium"
   apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q chromium >/dev/null
+fi
+
+# PyYAML reads the Istio WasmPlugin manifest in host-tests/istio.
+if ! "$WARD_VENV/bin/python" -c 'import yaml' 2>/dev/null; then
+  say "installing pyyaml"
+  "$WARD_VENV/bin/pip" install -q pyyaml
+fi
+
+# skopeo and a local registry (Debian's docker-registry) check that publishing
+# the Istio OCI image keeps its pinned digest (host-tests/istio).
+if ! command -v skopeo >/dev/null || ! command -v docker-registry >/dev/null; then
+  say "apt-get install skopeo docker-registry"
+  apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q skopeo docker-registry >/dev/null
 fi
 
 # playwright-core (the library only; the browser is Debian's).

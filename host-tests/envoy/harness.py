@@ -62,73 +62,31 @@ class Mock:
         stop(self.proc)
 
 
-def cluster(name, port):
-    return {
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "2s",
-        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [
-            {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]},
-    }
+EXAMPLE_CONFIG = os.path.join(ROOT, "examples", "envoy", "envoy.yaml")
 
 
-def listener(name, port, http_filters):
-    return {
-        "name": name,
-        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-        "filter_chains": [{"filters": [{
-            "name": "envoy.filters.network.http_connection_manager",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                "stat_prefix": name,
-                "generate_request_id": True,
-                "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
-                    {"match": {"prefix": "/"}, "route": {"cluster": "upstream", "timeout": "30s"}}]}]},
-                "http_filters": http_filters + [{
-                    "name": "envoy.filters.http.router",
-                    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
-            },
-        }]}],
-    }
-
-
-def ward_filters(policy_json, wasm, buffer_bytes):
-    """The buffer filter first: it holds the request until the whole body is
-    in, so the upstream never sees headers of a request Ward will block."""
-    return [
-        {"name": "envoy.filters.http.buffer",
-         "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
-                          "max_request_bytes": buffer_bytes}},
-        {"name": "envoy.filters.http.wasm",
-         "typed_config": {
-             "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-             "config": {
-                 "name": "ward",
-                 "root_id": "ward",
-                 "fail_open": False,
-                 "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": policy_json},
-                 "vm_config": {"vm_id": "ward", "runtime": "envoy.wasm.runtime.v8",
-                               "code": {"local": {"filename": wasm}}},
-             }}},
-    ]
-
-
-def envoy_config(policy_json, ward_port, base_port, admin_port, upstream_port, wasm=WASM, buffer_bytes=None):
+def envoy_config(policy_json, ward_port, base_port, admin_port, upstream_port, wasm=WASM, buffer_bytes=None, template=EXAMPLE_CONFIG):
+    """Renders the shipped example config (one source of truth for what
+    users run and what the tests run)."""
     if buffer_bytes is None:
-        limit = json.loads(policy_json or "{}").get("limits", {}).get("max_request_bytes", 1 << 20)
-        # Twice the policy limit: bodies between the two get Ward's own 413 in
-        # the API's error shape; larger ones Envoy's plain 413. Both fail closed.
-        buffer_bytes = 2 * limit
-    return {
-        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
-        "static_resources": {
-            "listeners": [
-                listener("ward", ward_port, ward_filters(policy_json, wasm, buffer_bytes)),
-                listener("baseline", base_port, []),
-            ],
-            "clusters": [cluster("upstream", upstream_port)],
-        },
+        try:
+            limit = json.loads(policy_json or "{}").get("limits", {}).get("max_request_bytes", 1 << 20)
+        except (ValueError, AttributeError):
+            limit = None
+        # A policy the filter will reject still needs a config Envoy parses.
+        buffer_bytes = 2 * limit if isinstance(limit, int) and limit > 0 else 2 << 20
+    values = {
+        "WARD_PORT": ward_port, "BASELINE_PORT": base_port, "ADMIN_PORT": admin_port,
+        "UPSTREAM_PORT": upstream_port, "BUFFER_BYTES": buffer_bytes,
+        "WARD_FILTER_WASM": json.dumps(wasm),
+        # A JSON string literal is a valid YAML double-quoted scalar.
+        "WARD_POLICY_JSON": json.dumps(policy_json),
     }
+    with open(template) as f:
+        text = f.read()
+    for k, v in values.items():
+        text = text.replace("${" + k + "}", str(v))
+    return text
 
 
 class Envoy:
@@ -137,10 +95,10 @@ class Envoy:
     def __init__(self, policy_json, upstream_port, wasm=WASM, concurrency=1, extra_args=(), buffer_bytes=None, wait=True):
         self.ward_port, self.base_port, self.admin_port = free_port(), free_port(), free_port()
         self.dir = tempfile.mkdtemp(prefix="ward-envoy-")
-        self.config_path = os.path.join(self.dir, "envoy.json")
+        self.config_path = os.path.join(self.dir, "envoy.yaml")
         self.log_path = os.path.join(self.dir, "envoy.log")
         with open(self.config_path, "w") as f:
-            json.dump(envoy_config(policy_json, self.ward_port, self.base_port, self.admin_port, upstream_port, wasm, buffer_bytes), f, indent=1)
+            f.write(envoy_config(policy_json, self.ward_port, self.base_port, self.admin_port, upstream_port, wasm, buffer_bytes))
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [ENVOY, "-c", self.config_path, "--concurrency", str(concurrency), "--base-id", str(free_port()),

@@ -6,7 +6,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod check;
+mod collect;
+mod eval;
+mod pin;
+mod report;
+mod sbom;
 mod scan;
+mod verify;
 
 #[derive(Parser)]
 #[command(name = "ward", version, about = "Guardrail for LLM and agent traffic")]
@@ -21,6 +27,18 @@ enum Command {
     Check(check::Args),
     /// Run the engine on a saved body and print the decision as JSON.
     Scan(scan::Args),
+    /// Measure a detector's recall and false-positive rate on labelled corpora.
+    Eval(eval::Args),
+    /// Receive audit events over HTTP and append them durably, one file per chain.
+    Collect(collect::Args),
+    /// Check every chain of an audit trail: OK with counts, or the first broken link.
+    Verify(verify::Args),
+    /// Early-warning and 72-hour notification content built from the audit trail.
+    Report(report::Args),
+    /// CycloneDX 1.6 bill of materials: the filter, and the models, MCP servers and tools allowed or observed.
+    Sbom(sbom::Args),
+    /// Print the policy fragment pinning every tool of a saved MCP tools/list response.
+    Pin(pin::Args),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +46,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Collect(args) => collect::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Sbom(args) => sbom::run(args),
+        Command::Pin(args) => pin::run(args),
     };
     match result {
         Ok(code) => code,

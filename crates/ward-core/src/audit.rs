@@ -117,8 +117,8 @@ impl AuditEvent {
     /// it names and the tools it declares or calls. Bounded, so a hostile
     /// body cannot inflate the trail.
     pub fn observe(&mut self, api: Api, direction: Direction, body: &Value) {
-        self.model = body.get("model").and_then(Value::as_str).map(|m| bounded(m).to_string());
-        for tool in crate::tools::tool_uses(api, direction, body) {
+        self.model = crate::tools::wire::model(body).map(|m| bounded(m).to_string());
+        for tool in crate::tools::wire::tool_uses(api, direction, body) {
             if self.tools.len() >= MAX_OBSERVED_TOOLS {
                 break;
             }
@@ -216,5 +216,47 @@ mod tests {
         let line = e.to_json_line();
         let back: AuditEvent = serde_json::from_str(&line).unwrap();
         assert_eq!(back.compute_hash(), e.hash);
+    }
+
+    #[test]
+    fn the_hash_is_checkable_from_the_line_alone() {
+        let finding = AuditFinding {
+            detector: crate::DetectorKind::Injection,
+            rule: "r".into(),
+            origin: crate::Origin::ToolResult,
+            path: "/p".into(),
+            action: Action::Block,
+            // Not exact in binary: must hash the same from struct and line.
+            score: 0.9,
+            content_sha256: sha256_hex(b"x"),
+        };
+        let mut chain = AuditChain::new("c");
+        let e = chain.seal(AuditEvent { findings: vec![finding], request_id: "é\u{1}\"".into(), ..Default::default() });
+        let value: Value = serde_json::from_str(&e.to_json_line()).unwrap();
+        assert_eq!(line_hash(&value), e.hash);
+        // The documented recipe: sorted keys, no whitespace, `hash` removed.
+        let mut obj = value.as_object().unwrap().clone();
+        obj.remove("hash");
+        let mut keys: Vec<_> = obj.keys().cloned().collect();
+        keys.sort();
+        let canonical = format!(
+            "{{{}}}",
+            keys.iter().map(|k| format!("{}:{}", Value::from(k.as_str()), obj[k])).collect::<Vec<_>>().join(",")
+        );
+        assert_eq!(sha256_hex(canonical.as_bytes()), e.hash);
+    }
+
+    #[test]
+    fn observe_names_model_and_tools_within_bounds() {
+        let many: Vec<Value> = (0..100).map(|i| serde_json::json!({"type":"function","function":{"name":format!("t{}", i % 70)}})).collect();
+        let body = serde_json::json!({"model": "m".repeat(1000), "tools": many});
+        let mut e = AuditEvent::default();
+        e.observe(Api::OpenaiChat, Direction::Request, &body);
+        assert_eq!(e.model.as_deref().map(str::len), Some(MAX_NAME_BYTES));
+        assert_eq!(e.tools.len(), MAX_OBSERVED_TOOLS);
+        assert_eq!(e.tools[1], "t1");
+        let mut e = AuditEvent::default();
+        e.observe(Api::OpenaiChat, Direction::Request, &serde_json::json!({"model": "é".repeat(200)}));
+        assert!(e.model.unwrap().len() <= MAX_NAME_BYTES);
     }
 }

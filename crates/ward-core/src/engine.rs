@@ -8,6 +8,7 @@ use crate::policy::{Mode, Policy, PolicyError};
 use crate::reply::{error_reply, Reply};
 use crate::segment::{Origin, Segment};
 use crate::stream::StreamGuard;
+use crate::tools::SessionState;
 use crate::wire::{self, Api, Direction};
 use crate::{injection, pii, secrets, tools};
 
@@ -33,6 +34,10 @@ pub struct Envelope {
     pub upstream: String,
     /// Milliseconds since the Unix epoch (the engine has no clock).
     pub time_ms: u64,
+    /// The model the exchange's request asked for. For a response, hosts
+    /// copy [`Inspection::model`] from the request's inspection, so a
+    /// response from another model can be flagged.
+    pub model: Option<String>,
 }
 
 impl Default for Direction {
@@ -81,6 +86,18 @@ pub struct Decision {
     pub audit: Option<AuditEvent>,
 }
 
+/// A decision within a session, with what the host carries forward.
+#[derive(Clone, Debug)]
+pub struct Inspection {
+    pub decision: Decision,
+    /// Session state to store under the envelope's session key and to pass
+    /// to this exchange's response; `None` when nothing changed.
+    pub session: Option<SessionState>,
+    /// The model a request asked for: hosts put it in the response's
+    /// [`Envelope::model`].
+    pub model: Option<String>,
+}
+
 impl Decision {
     pub fn action(&self) -> Action {
         match self.verdict {
@@ -109,7 +126,7 @@ impl Engine {
             injection: injection::Detector::new(&policy.injection),
             secrets: secrets::Detector::new(&policy.secrets),
             pii: pii::Detector::new(&policy.pii),
-            tools: tools::Checker::new(&policy.tools),
+            tools: tools::Checker::new(&policy),
             policy,
         }
     }
@@ -146,46 +163,104 @@ impl Engine {
         out
     }
 
-    /// Tool-permission findings for a parsed body.
+    /// Where text still to arrive could complete or change a finding that
+    /// rewrites or refuses `segment` (the earliest open candidate of any
+    /// detector; the text's length when there is none). A stream releases
+    /// text only before this point.
+    pub fn pending_from(&self, segment: &Segment, direction: Direction) -> usize {
+        self.secrets.pending_from(segment, direction).min(self.pii.pending_from(segment, direction))
+    }
+
+    /// Tool-permission findings for a parsed body, for a caller with no
+    /// identity and no session.
     pub fn check_tools(&self, api: Api, direction: Direction, body: &Value) -> Vec<Finding> {
+        let env = Envelope { direction, api: Some(api), ..Envelope::default() };
+        let mut pending = self.tools.pending(&env, None);
         let mut out = Vec::new();
-        self.tools.check(api, direction, body, &mut out);
+        self.tools.check_message(&env, api, body, &[], &mut pending, &mut out);
         out
+    }
+
+    /// The access-policy checker (tools, models, MCP servers, flows).
+    pub fn access(&self) -> &tools::Checker {
+        &self.tools
+    }
+
+    /// Resolves agent, task and session from what the host can read, as the
+    /// policy's `identity` section says. Hosts put the result in the
+    /// [`Envelope`].
+    pub fn resolve_identity(&self, facts: &dyn tools::Facts) -> tools::Identity {
+        self.tools.identity().resolve(facts)
     }
 
     /// Inspects a complete body. Event streams are accepted too (as one
     /// piece); hosts that see a stream arrive in chunks use [`Engine::stream`].
+    /// Flow rules and budgets see only this message; hosts that keep
+    /// session state use [`Engine::inspect_session`].
     pub fn inspect(&self, env: &Envelope, body: &[u8]) -> Decision {
+        self.inspect_session(env, body, None).decision
+    }
+
+    /// Inspects a complete body within its session: `session` is the state
+    /// the host stored for `env.session` (or carried from this exchange's
+    /// request), and the returned [`Inspection::session`] is what to store
+    /// next (`None`: keep what is stored).
+    pub fn inspect_session(&self, env: &Envelope, body: &[u8], session: Option<&SessionState>) -> Inspection {
+        let alone = |decision: Decision| Inspection { decision, session: None, model: None };
+        // Before anything else: whatever content type a request claims, it
+        // does not get past a missing identity.
+        if let Some(missing) = self.tools.identity_finding(env) {
+            return alone(self.decide(env, env.api(), vec![missing], body.len(), None, None));
+        }
         if env.is_event_stream() {
-            let mut guard = self.stream(env);
-            let step = guard.push(self, body, true);
-            return step.decision.expect("a finished stream always decides");
+            let (decision, session) = crate::stream::inspect_whole(self, env, body, session);
+            return Inspection { decision, session, model: None };
         }
         let Some(api) = env.api() else {
-            return self.unknown_api(env, body.len());
+            return alone(self.unknown_api(env, body.len()));
         };
         if body.iter().all(u8::is_ascii_whitespace) {
-            return self.decide(env, Some(api), Vec::new(), body.len(), None, None);
+            return alone(self.decide(env, Some(api), Vec::new(), body.len(), None, None));
         }
         let value: Value = match serde_json::from_slice(body) {
             Ok(v) => v,
-            Err(e) => return self.malformed(env, Some(api), body.len(), &format!("body is not valid JSON: {e}")),
+            Err(e) => return alone(self.malformed(env, Some(api), body.len(), &format!("body is not valid JSON: {e}"))),
         };
         let segments = wire::segments(api, env.direction, &value);
         let mut findings = self.scan(&segments, env.direction);
-        findings.extend(self.check_tools(api, env.direction, &value));
+        let mut pending = self.tools.pending(env, session);
+        let mut access = Vec::new();
+        self.tools.check_message(env, api, &value, &findings, &mut pending, &mut access);
+        findings.extend(access);
         let jsonrpc_id = jsonrpc_id(api, &value);
-        let redacted = |findings: &[Finding]| redact(value.clone(), &segments, findings);
+        let redacted = |findings: &[Finding]| self.rewrite(api, env.direction, &value, &segments, findings);
         let mut decision = self.decide(env, Some(api), findings, body.len(), Some(&redacted), jsonrpc_id.as_ref());
         if let Some(event) = decision.audit.as_mut() {
             event.observe(api, env.direction, &value);
         }
-        decision
+        let through = !matches!(decision.verdict, Verdict::Block { .. });
+        let model = (env.direction == Direction::Request).then(|| tools::wire::model(&value).map(str::to_string)).flatten();
+        Inspection { decision, session: pending.settle(through), model }
+    }
+
+    /// Span redactions first (their paths point into elements), then the
+    /// access rewrites that remove or replace whole elements.
+    pub(crate) fn rewrite(&self, api: Api, direction: Direction, value: &Value, segments: &[Segment], findings: &[Finding]) -> Option<Vec<u8>> {
+        let (access, spans): (Vec<Finding>, Vec<Finding>) = findings.iter().cloned().partition(|f| f.detector == DetectorKind::Tools);
+        let value = redact_value(value.clone(), segments, &spans)?;
+        let value = self.tools.rewrite(api, direction, value, &access)?;
+        serde_json::to_vec(&value).ok()
     }
 
     /// Starts inspecting a body that arrives in pieces (an SSE response).
     pub fn stream(&self, env: &Envelope) -> StreamGuard {
         StreamGuard::new(env.clone())
+    }
+
+    /// [`Engine::stream`] within a session (see [`Engine::inspect_session`]);
+    /// the final [`StreamStep`] carries the state to store.
+    pub fn stream_session(&self, env: &Envelope, session: Option<&SessionState>) -> StreamGuard {
+        StreamGuard::new(env.clone()).with_session(session.cloned())
     }
 
     /// The decision for a body larger than the policy's limit.
@@ -212,7 +287,7 @@ impl Engine {
 
     fn unknown_api(&self, env: &Envelope, size: usize) -> Decision {
         let seg = Segment::new(String::new(), Origin::User, "");
-        let action = if self.policy.on_unknown_api == Action::Block { Action::Block } else { Action::Log };
+        let action = if self.policy.on_unknown_api == crate::policy::UnknownApi::Block { Action::Block } else { Action::Log };
         let f = Finding::new(DetectorKind::Format, "format.unknown_api", &seg, None, 1.0, action, format!("no supported API at `{}`", env.path));
         self.decide(env, None, vec![f], size, None, None)
     }
@@ -291,9 +366,9 @@ fn jsonrpc_id(api: Api, value: &Value) -> Option<Value> {
     (api == Api::Mcp).then(|| value.get("id").cloned()).flatten()
 }
 
-/// Rewrites every redacted span in place and re-serialises the body.
-/// Returns `None` when a span cannot be located (the caller then blocks).
-pub(crate) fn redact(mut value: Value, segments: &[Segment], findings: &[Finding]) -> Option<Vec<u8>> {
+/// Rewrites every redacted span in place. Returns `None` when a span
+/// cannot be located (the caller then blocks).
+pub(crate) fn redact_value(mut value: Value, segments: &[Segment], findings: &[Finding]) -> Option<Value> {
     for f in findings.iter().filter(|f| f.action == Action::Redact) {
         let (a, b) = f.span?;
         let seg = segments.iter().find(|s| s.path == f.path)?;
@@ -304,7 +379,7 @@ pub(crate) fn redact(mut value: Value, segments: &[Segment], findings: &[Finding
             return None;
         }
     }
-    Some(serde_json::to_vec(&value).expect("JSON value serialises"))
+    Some(value)
 }
 
 /// Replaces `matched` with `mask` in every string under `v`; true if any

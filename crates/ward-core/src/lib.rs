@@ -14,7 +14,7 @@
 //!
 //! let engine = Engine::from_json(b"{}").unwrap();
 //! let env = Envelope::response("/v1/chat/completions", "application/json");
-//! let body = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"Use AKIAZZZZZZZZZZZZZZZZ"}}]}"#;
+//! let body = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"Use AKIAQ7LM2XR4TZ5NB6WK"}}]}"#;
 //! let decision = engine.inspect(&env, body);
 //! match decision.verdict {
 //!     Verdict::Redact { body } => assert!(String::from_utf8(body).unwrap().contains("[AWS_KEY]")),
@@ -23,6 +23,7 @@
 //! ```
 
 pub mod audit;
+pub mod detect;
 pub mod engine;
 pub mod finding;
 pub mod injection;
@@ -33,13 +34,16 @@ pub mod secrets;
 pub mod segment;
 pub mod sse;
 pub mod stream;
+mod text;
 pub mod tools;
+pub mod trail;
 pub mod wire;
 
 pub use audit::{AuditChain, AuditEvent};
-pub use engine::{Decision, Engine, Envelope, Verdict};
+pub use engine::{Decision, Engine, Envelope, Inspection, Verdict};
 pub use finding::{Action, DetectorKind, Finding};
 pub use policy::{Policy, PolicyError};
 pub use segment::{Origin, Segment};
 pub use stream::{StreamGuard, StreamStep};
+pub use tools::{Identity, SessionState};
 pub use wire::{Api, Direction};

@@ -29,12 +29,32 @@ pub struct Policy {
     /// Traffic whose API Ward does not recognise (path and content type).
     /// Default: allow (and log), so a guardrail in front of a whole gateway
     /// does not break unrelated routes; set `block` to fail closed.
-    pub on_unknown_api: Action,
+    pub on_unknown_api: UnknownApi,
     pub injection: injection::Config,
     pub secrets: secrets::Config,
     pub pii: pii::Config,
     pub tools: tools::Config,
+    /// Where agent, task and session identities come from (docs/tools.md).
+    pub identity: tools::identity::Config,
+    /// Model aliases and what to do about denied or mismatched models.
+    pub models: tools::policy::Models,
+    /// Vetted MCP servers, by the name grants and tool definitions use.
+    pub mcp_servers: std::collections::BTreeMap<String, tools::policy::McpServer>,
     pub audit: AuditConfig,
+    /// How streamed responses are held back while they are inspected.
+    pub stream: crate::stream::Config,
+}
+
+/// What happens to traffic whose API Ward does not recognise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownApi {
+    /// Pass it on and record an audit event (the default: a guardrail in
+    /// front of a whole gateway must not break `/v1/models` and friends).
+    #[default]
+    Log,
+    /// Fail closed.
+    Block,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,7 +155,8 @@ impl Policy {
         self.injection.validate().map_err(|(p, r)| (format!("injection.{p}"), r))?;
         self.secrets.validate().map_err(|(p, r)| (format!("secrets.{p}"), r))?;
         self.pii.validate().map_err(|(p, r)| (format!("pii.{p}"), r))?;
-        self.tools.validate().map_err(|(p, r)| (format!("tools.{p}"), r))?;
+        self.stream.validate().map_err(|(p, r)| (format!("stream.{p}"), r))?;
+        tools::policy::validate(self)?;
         Ok(())
     }
 

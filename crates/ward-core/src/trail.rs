@@ -7,5 +7,5 @@
 pub mod incidents;
 pub mod verify;
 
-pub use incidents::{Assessment, EventRef, Incident, Summary};
-pub use verify::{Break, BreakKind, ChainSummary, ChainTip, Head, Link, Verifier};
+pub use incidents::{Assessment, Component, EventRef, Incident, Likelihood, Summary, SummaryBuilder};
+pub use verify::{Break, BreakKind, ChainSummary, ChainTip, Head, Link, Outcome, Verifier};

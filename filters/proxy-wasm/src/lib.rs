@@ -151,6 +151,10 @@ impl HttpContext for WardHttp {
         if self.done {
             return Action::Continue;
         }
+        // Lets a client quote the id that finds this exchange in the trail.
+        if !self.request.request_id.is_empty() {
+            self.set_http_response_header("x-ward-request-id", Some(&self.request.request_id.clone()));
+        }
         let content_type = self.get_http_response_header("content-type").unwrap_or_default();
         self.response = Envelope {
             direction: Direction::Response,
@@ -174,18 +178,19 @@ impl HttpContext for WardHttp {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if self.done {
-            return Action::Continue;
-        }
+        // A stream keeps going through its guard even after it decided: past
+        // a block the guard swallows what the upstream still sends.
         if let Some(mut guard) = self.stream.take() {
             let chunk = self.get_http_response_body(0, body_size).unwrap_or_default();
             let step = guard.push(&self.shared.engine, &chunk, end_of_stream);
             self.set_http_response_body(0, body_size, &step.emit);
             if let Some(decision) = step.decision {
                 self.shared.record(&decision);
-                self.done = true;
             }
             self.stream = Some(guard);
+            return Action::Continue;
+        }
+        if self.done {
             return Action::Continue;
         }
         if body_size > self.shared.engine.policy().limits.max_response_bytes {

@@ -24,8 +24,12 @@ pub(crate) fn message(direction: Direction, m: &Value, at: &Pointer, out: &mut V
     let params = m.get("params");
     let pat = at.key("params");
     match (direction, m.get("method").and_then(Value::as_str)) {
-        (_, Some("tools/call")) | (_, Some("prompts/get")) => {
+        (_, Some("tools/call")) => {
             push_any(out, params.and_then(|p| p.get("arguments")), Origin::ToolCall, &pat.key("arguments"));
+        }
+        // Prompt arguments are the user's words spliced into a server's prompt.
+        (_, Some("prompts/get")) => {
+            push_any(out, params.and_then(|p| p.get("arguments")), Origin::User, &pat.key("arguments"));
         }
         (_, Some("sampling/createMessage")) => {
             if let Some(Value::Array(msgs)) = params.and_then(|p| p.get("messages")) {

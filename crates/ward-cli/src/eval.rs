@@ -1,0 +1,334 @@
+//! `ward eval`: detection and false-positive rates of one detector on a
+//! folder of labelled JSON Lines corpora (the format of
+//! `shared/corpora/README.md`), measured with the engine's own detectors.
+//!
+//! Rows are read one at a time (plain or gzip), so memory stays flat
+//! whatever the file size. Each row's `text` is scanned as one segment with
+//! the origin its `kind`/`carrier` implies; it counts as flagged when the
+//! detector reports at least one finding whose action is not `allow`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use ward_core::injection::model;
+use ward_core::{Direction, Finding, Origin, Segment};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder of `*.jsonl` / `*.jsonl.gz` files, or of subfolders named after
+    /// detectors (injection, secrets, pii) holding them.
+    #[arg(long)]
+    corpus: PathBuf,
+    /// Detector to run: injection, secrets or pii. Default: the name of the
+    /// folder each file sits in.
+    #[arg(long)]
+    detector: Option<String>,
+    /// Policy file; the secure defaults without one.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Rows to count: all, train, or heldout (the fifth of rows the
+    /// injection model was not trained on; see docs/detection.md).
+    #[arg(long, default_value = "all")]
+    split: String,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Injection,
+    Secrets,
+    Pii,
+}
+
+impl Which {
+    fn parse(s: &str) -> Option<Which> {
+        match s {
+            "injection" => Some(Which::Injection),
+            "secrets" => Some(Which::Secrets),
+            "pii" => Some(Which::Pii),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Which::Injection => "injection",
+            Which::Secrets => "secrets",
+            Which::Pii => "pii",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Split {
+    All,
+    Train,
+    Heldout,
+}
+
+/// The engine's detectors, built once from the policy.
+struct Detectors {
+    injection: ward_core::injection::Detector,
+    secrets: ward_core::secrets::Detector,
+    pii: ward_core::pii::Detector,
+}
+
+impl Detectors {
+    fn scan(&self, which: Which, segment: &Segment, direction: Direction, out: &mut Vec<Finding>) {
+        match which {
+            Which::Injection => self.injection.scan(segment, direction, out),
+            Which::Secrets => self.secrets.scan(segment, direction, out),
+            Which::Pii => self.pii.scan(segment, direction, out),
+        }
+    }
+}
+
+/// Counts for one slice of a file.
+#[derive(Default)]
+struct Tally {
+    positives: u64,
+    negatives: u64,
+    true_positives: u64,
+    false_positives: u64,
+}
+
+impl Tally {
+    fn add(&mut self, label: bool, flagged: bool) {
+        if label {
+            self.positives += 1;
+            self.true_positives += u64::from(flagged);
+        } else {
+            self.negatives += 1;
+            self.false_positives += u64::from(flagged);
+        }
+    }
+
+    fn merge(&mut self, o: &Tally) {
+        self.positives += o.positives;
+        self.negatives += o.negatives;
+        self.true_positives += o.true_positives;
+        self.false_positives += o.false_positives;
+    }
+
+    fn recall(&self) -> Option<f64> {
+        (self.positives > 0).then(|| self.true_positives as f64 / self.positives as f64)
+    }
+
+    fn fpr(&self) -> Option<f64> {
+        (self.negatives > 0).then(|| self.false_positives as f64 / self.negatives as f64)
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "positives": self.positives,
+            "negatives": self.negatives,
+            "true_positives": self.true_positives,
+            "false_positives": self.false_positives,
+            "recall": self.recall().map(round4),
+            "fpr": self.fpr().map(round4),
+        })
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+struct FileReport {
+    path: String,
+    detector: Which,
+    total: Tally,
+    /// Slices by metadata key ("kind", "attack_category", ...) then value.
+    slices: BTreeMap<&'static str, BTreeMap<String, Tally>>,
+    skipped: u64,
+    bytes: u64,
+    elapsed: Duration,
+}
+
+/// Metadata keys worth a per-value breakdown when a file has them.
+const SLICE_KEYS: [&str; 5] = ["kind", "attack_category", "subset", "attack", "carrier"];
+
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    let forced = match args.detector.as_deref() {
+        None => None,
+        Some(d) => Some(Which::parse(d).ok_or_else(|| format!("unknown --detector `{d}` (injection, secrets, pii)"))?),
+    };
+    let split = match args.split.as_str() {
+        "all" => Split::All,
+        "train" => Split::Train,
+        "heldout" => Split::Heldout,
+        s => return Err(format!("unknown --split `{s}` (all, train, heldout)")),
+    };
+    let engine = crate::load_engine(args.policy.as_deref())?;
+    let policy = engine.policy();
+    let detectors = Detectors {
+        injection: ward_core::injection::Detector::new(&policy.injection),
+        secrets: ward_core::secrets::Detector::new(&policy.secrets),
+        pii: ward_core::pii::Detector::new(&policy.pii),
+    };
+    let files = discover(&args.corpus)?;
+    if files.is_empty() {
+        return Err(format!("{}: no *.jsonl or *.jsonl.gz files", args.corpus.display()));
+    }
+    let mut reports = Vec::new();
+    for path in files {
+        let folder = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let Some(which) = forced.or_else(|| Which::parse(&folder)) else {
+            eprintln!("ward: skipping {}: cannot tell its detector from folder `{folder}` (use --detector)", path.display());
+            continue;
+        };
+        reports.push(eval_file(&path, &args.corpus, which, split, &detectors)?);
+    }
+    let mut overall = Tally::default();
+    let (mut bytes, mut elapsed) = (0u64, Duration::ZERO);
+    for r in &reports {
+        overall.merge(&r.total);
+        bytes += r.bytes;
+        elapsed += r.elapsed;
+    }
+    let ns_per_byte = if bytes > 0 { elapsed.as_nanos() as f64 / bytes as f64 } else { 0.0 };
+    if args.json {
+        let files: Vec<Value> = reports.iter().map(file_json).collect();
+        let out = json!({"files": files, "overall": overall.json(), "ns_per_byte": round4(ns_per_byte), "split": args.split});
+        println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
+    } else {
+        print_table(&reports, &overall, ns_per_byte);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `*.jsonl` and `*.jsonl.gz` directly in `dir` and one level below, sorted.
+fn discover(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            for sub in std::fs::read_dir(&p).map_err(|e| format!("{}: {e}", p.display()))?.flatten() {
+                if is_corpus_file(&sub.path()) {
+                    out.push(sub.path());
+                }
+            }
+        } else if is_corpus_file(&p) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_corpus_file(p: &Path) -> bool {
+    let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    p.is_file() && (name.ends_with(".jsonl") || name.ends_with(".jsonl.gz"))
+}
+
+fn file_stem(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    name.trim_end_matches(".gz").trim_end_matches(".jsonl").to_string()
+}
+
+/// Where a row's text would arrive, from its `kind` and `carrier`: prompts
+/// as the user's message, tool outputs as a tool result, documents (e-mail,
+/// tables, code, retrieved pages) as a document. Secret and PII rows are
+/// scanned as model output in a response, where a leak is caught.
+fn origin_of(which: Which, row: &Value) -> (Origin, Direction) {
+    if which != Which::Injection {
+        return (Origin::Assistant, Direction::Response);
+    }
+    let kind = row.get("kind").and_then(Value::as_str).unwrap_or("");
+    let carrier = row.get("carrier").and_then(Value::as_str);
+    let origin = match (kind, carrier) {
+        (_, Some("tool_output")) => Origin::ToolResult,
+        (_, Some(_)) => Origin::Document,
+        ("benign_tool_output", None) => Origin::ToolResult,
+        ("indirect_injection" | "benign_document", None) => Origin::Document,
+        _ => Origin::User,
+    };
+    (origin, Direction::Request)
+}
+
+fn eval_file(path: &Path, root: &Path, which: Which, split: Split, detectors: &Detectors) -> Result<FileReport, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let gz = path.to_string_lossy().ends_with(".gz");
+    let reader: Box<dyn BufRead> = if gz { Box::new(BufReader::new(flate2::read::GzDecoder::new(file))) } else { Box::new(BufReader::new(file)) };
+    let stem = file_stem(path);
+    let shown = path.strip_prefix(root).unwrap_or(path).display().to_string();
+    let mut report = FileReport { path: shown, detector: which, total: Tally::default(), slices: BTreeMap::new(), skipped: 0, bytes: 0, elapsed: Duration::ZERO };
+    let mut findings = Vec::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: Value = serde_json::from_str(&line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+        let text = row.get("text").and_then(Value::as_str).ok_or_else(|| format!("{}:{}: row has no `text`", path.display(), n + 1))?;
+        let label = row.get("label").and_then(Value::as_i64).ok_or_else(|| format!("{}:{}: row has no `label`", path.display(), n + 1))? == 1;
+        if split != Split::All {
+            let held = model::is_holdout(&stem, &model::holdout_group(&row));
+            if held != (split == Split::Heldout) {
+                report.skipped += 1;
+                continue;
+            }
+        }
+        let (origin, direction) = origin_of(which, &row);
+        let segment = Segment::new(text, origin, "/text");
+        findings.clear();
+        let started = Instant::now();
+        detectors.scan(which, &segment, direction, &mut findings);
+        report.elapsed += started.elapsed();
+        report.bytes += text.len() as u64;
+        let flagged = findings.iter().any(|f| f.action != ward_core::Action::Allow);
+        report.total.add(label, flagged);
+        for key in SLICE_KEYS {
+            if let Some(v) = row.get(key).and_then(Value::as_str) {
+                report.slices.entry(key).or_default().entry(v.to_string()).or_default().add(label, flagged);
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn file_json(r: &FileReport) -> Value {
+    let mut v = r.total.json();
+    if let Value::Object(o) = &mut v {
+        o.insert("path".into(), json!(r.path));
+        o.insert("detector".into(), json!(r.detector.as_str()));
+        if r.skipped > 0 {
+            o.insert("rows_outside_split".into(), json!(r.skipped));
+        }
+        let bytes = r.bytes.max(1) as f64;
+        o.insert("ns_per_byte".into(), json!(round4(r.elapsed.as_nanos() as f64 / bytes)));
+        for (key, values) in &r.slices {
+            let by: serde_json::Map<String, Value> = values.iter().map(|(k, t)| (k.clone(), t.json())).collect();
+            o.insert(format!("by_{key}"), Value::Object(by));
+        }
+    }
+    v
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map(|x| format!("{:6.2}%", x * 100.0)).unwrap_or_else(|| "      -".into())
+}
+
+fn print_table(reports: &[FileReport], overall: &Tally, ns_per_byte: f64) {
+    println!("{:<44} {:<9} {:>7} {:>7} {:>8} {:>8}", "file", "detector", "pos", "neg", "recall", "fpr");
+    for r in reports {
+        let t = &r.total;
+        println!("{:<44} {:<9} {:>7} {:>7} {:>8} {:>8}", r.path, r.detector.as_str(), t.positives, t.negatives, pct(t.recall()), pct(t.fpr()));
+        if let Some(kinds) = r.slices.get("kind") {
+            if kinds.len() > 1 {
+                for (k, t) in kinds {
+                    println!("  {:<42} {:<9} {:>7} {:>7} {:>8} {:>8}", format!("kind={k}"), "", t.positives, t.negatives, pct(t.recall()), pct(t.fpr()));
+                }
+            }
+        }
+    }
+    println!("{:<44} {:<9} {:>7} {:>7} {:>8} {:>8}", "overall (pooled)", "", overall.positives, overall.negatives, pct(overall.recall()), pct(overall.fpr()));
+    println!("scan time: {ns_per_byte:.2} ns/byte");
+}

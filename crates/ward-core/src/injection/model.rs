@@ -1,0 +1,190 @@
+//! A compact learned scorer: a linear model over hashed word unigrams and
+//! bigrams of the normalised text, scored on every window of [`WINDOW`]
+//! tokens; a segment's score is its best window's.
+//!
+//! The window is what lets one injected sentence stand out inside a long
+//! e-mail or table: averaging over the whole text would drown it. The
+//! weights are trained by `crates/ward-core/train/train_injection.rs` with
+//! the same featuriser (this module), so training and inference cannot
+//! disagree about what a feature is; they are checked in as `weights.bin`.
+
+/// Serialised weights: header then `1 << dim_bits` signed bytes.
+static WEIGHTS: &[u8] = include_bytes!("weights.bin");
+
+pub const MAGIC: &[u8; 8] = b"WARDLM1\0";
+pub const HEADER_LEN: usize = 24;
+/// Tokens per scoring window.
+pub const WINDOW: usize = 24;
+
+/// The parsed model: quantised weights and the factors that turn an integer
+/// window sum back into a logit.
+pub struct Model {
+    /// Signed weights stored as their two's-complement bytes.
+    weights: &'static [u8],
+    shift: u32,
+    scale: f32,
+    bias: f32,
+}
+
+impl Model {
+    /// The checked-in model, or `None` if the weights file is malformed (the
+    /// detector then runs on its lexicon alone).
+    pub fn builtin() -> Option<Model> {
+        Model::parse(WEIGHTS)
+    }
+
+    pub fn parse(bytes: &'static [u8]) -> Option<Model> {
+        if bytes.get(..8)? != MAGIC {
+            return None;
+        }
+        let word = |i: usize| -> Option<[u8; 4]> { bytes.get(i..i + 4)?.try_into().ok() };
+        let dim_bits = u32::from_le_bytes(word(8)?);
+        let window = u32::from_le_bytes(word(12)?) as usize;
+        let scale = f32::from_le_bytes(word(16)?);
+        let bias = f32::from_le_bytes(word(20)?);
+        if !(8..=24).contains(&dim_bits) || window != WINDOW || !scale.is_finite() || !bias.is_finite() {
+            return None;
+        }
+        let body = bytes.get(HEADER_LEN..HEADER_LEN + (1usize << dim_bits))?;
+        Some(Model { weights: body, shift: 32 - dim_bits, scale, bias })
+    }
+
+    pub fn dim_bits(&self) -> u32 {
+        32 - self.shift
+    }
+
+    /// The logit of the best window of `normalised` text.
+    pub fn score(&self, normalised: &str) -> f32 {
+        let w = self.weights;
+        let mut ring = [0i32; WINDOW];
+        let mut pos = 0usize;
+        let mut sum = 0i32;
+        let mut best = i32::MIN;
+        for_each_token(normalised, self.shift, |uni, bi| {
+            let c = i32::from(w.get(uni as usize).copied().unwrap_or(0) as i8) + i32::from(w.get(bi as usize).copied().unwrap_or(0) as i8);
+            let slot = pos % WINDOW;
+            sum += c - ring[slot];
+            ring[slot] = c;
+            pos += 1;
+            if sum > best {
+                best = sum;
+            }
+        });
+        if best == i32::MIN {
+            best = 0;
+        }
+        self.bias + self.scale * best as f32
+    }
+}
+
+const STRUCTURAL_SEED: u64 = 0x51_7cc1_b727_220a;
+
+#[inline]
+fn finish(h: u64) -> u32 {
+    let h = (h ^ (h >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 32) as u32
+}
+
+/// Calls `f(unigram, bigram)` feature indices (already reduced to
+/// `32 - shift` bits) for every token of normalised text. Tokens are runs
+/// of letters and digits (and any non-ASCII char); each structural char and
+/// line break is a token of its own, so role labels and template tokens are
+/// features too.
+#[inline]
+pub fn for_each_token(text: &str, shift: u32, mut f: impl FnMut(u32, u32)) {
+    let mut prev: u32 = 0x2545_F491;
+    let mut h: u64 = 0;
+    let mut in_word = false;
+    let mut emit = |t: u32, f: &mut dyn FnMut(u32, u32)| {
+        let bi = (prev.rotate_left(11) ^ t).wrapping_mul(0x85EB_CA6B) ^ 0x68E3_1DA4;
+        f(t >> shift, bi.wrapping_mul(0xC2B2_AE35) >> shift);
+        prev = t;
+    };
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || b >= 0x80 {
+            h = h.rotate_left(7) ^ u64::from(b);
+            in_word = true;
+            continue;
+        }
+        if in_word {
+            emit(finish(h), &mut f);
+            h = 0;
+            in_word = false;
+        }
+        if b != b' ' {
+            emit(finish(STRUCTURAL_SEED ^ u64::from(b)), &mut f);
+        }
+    }
+    if in_word {
+        emit(finish(h), &mut f);
+    }
+}
+
+/// The evaluation split: a row is held out of training when the hash of its
+/// file stem and group key falls in one fifth of the space. The group key
+/// keeps every row built from one attack (or one injection task) on the
+/// same side, so held-out figures measure attacks the model never saw.
+pub fn is_holdout(file_stem: &str, group_key: &str) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in file_stem.bytes().chain([0u8]).chain(group_key.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h % 5 == 0
+}
+
+/// The grouping key of a corpus row for [`is_holdout`]: the inserted attack
+/// string (BIPIA), the suite and injection task (AgentDojo), else the row id.
+pub fn holdout_group(row: &serde_json::Value) -> String {
+    let s = |k: &str| row.get(k).and_then(|v| v.as_str());
+    if let Some(a) = s("attack_str") {
+        return a.to_string();
+    }
+    if let (Some(suite), Some(task)) = (s("suite"), s("injection_task")) {
+        return format!("{suite}/{task}");
+    }
+    s("id").unwrap_or("").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(text: &str) -> Vec<(u32, u32)> {
+        let mut v = Vec::new();
+        for_each_token(text, 14, |a, b| v.push((a, b)));
+        v
+    }
+
+    #[test]
+    fn tokenises_words_and_structural_chars() {
+        assert_eq!(tokens("\nignore all").len(), 3);
+        assert_eq!(tokens("a <|b|>").len(), 6);
+        // Same word, same unigram; different neighbours, different bigram.
+        let x = tokens("foo bar");
+        let y = tokens("baz bar");
+        assert_eq!(x[1].0, y[1].0);
+        assert_ne!(x[1].1, y[1].1);
+        assert!(x.iter().all(|&(a, b)| a < (1 << 18) && b < (1 << 18)));
+    }
+
+    #[test]
+    fn builtin_weights_parse() {
+        let m = Model::builtin().expect("checked-in weights parse");
+        assert!(m.dim_bits() >= 8);
+        assert!(m.score("").is_finite());
+    }
+
+    #[test]
+    fn rejects_malformed_weights() {
+        assert!(Model::parse(b"nonsense").is_none());
+        assert!(Model::parse(b"WARDLM1\0\x12\0\0\0\x18\0\0\0").is_none());
+    }
+
+    #[test]
+    fn holdout_is_a_stable_fifth() {
+        let n = (0..1000).filter(|i| is_holdout("f", &i.to_string())).count();
+        assert!((150..250).contains(&n), "{n}");
+        assert_eq!(is_holdout("f", "x"), is_holdout("f", "x"));
+    }
+}

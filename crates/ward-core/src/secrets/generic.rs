@@ -1,0 +1,442 @@
+//! Secrets without a provider format of their own: a value assigned to a
+//! name that says "secret" (`password=`, `api_key:`, `SLACK_TOKEN ...`) and
+//! random-looking enough to be one, and tokens behind a vendor's documented
+//! prefix (`pnu_`, `rdme_`, ...).
+//!
+//! Both are plain byte scans from an aho-corasick hit; no regex.
+
+use crate::detect::entropy;
+
+use super::rules::{has_sequence, is_placeholder};
+
+/// Words that mark a name as holding a secret. Matched without regard to
+/// ASCII case; `strong` ones may be glued to a lower-case prefix
+/// (`shortcutaccess`), the others need a word boundary (`monkey` is not a
+/// key).
+pub(crate) const KEYWORDS: &[(&str, Kind)] = &[
+    ("key", Kind::Key),
+    ("secret", Kind::Key),
+    ("token", Kind::Key),
+    ("tkn", Kind::Key),
+    ("access", Kind::Key),
+    ("auth", Kind::Key),
+    ("api", Kind::Key),
+    ("apikey", Kind::Key),
+    ("private", Kind::Key),
+    ("credential", Kind::Key),
+    ("credentials", Kind::Key),
+    ("bearer", Kind::Key),
+    ("pat", Kind::Key),
+    ("password", Kind::Password),
+    ("passwd", Kind::Password),
+    ("passphrase", Kind::Password),
+    ("pwd", Kind::Password),
+    ("pass", Kind::Password),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// API keys and tokens: long and random.
+    Key,
+    /// Passwords: shorter, chosen by people.
+    Password,
+}
+
+/// Name parts that say the value is not the secret itself even when the
+/// name holds a secret word: `kms_key_id`, `public_key`, `token_url`.
+const NOT_SECRET_WORDS: &[&str] = &[
+    "id", "ids", "uuid", "guid", "version", "ver", "name", "names", "url", "uri", "path", "file", "filename", "dir", "public", "pub",
+    "publishable", "size", "length", "len", "type", "hash", "sha", "sha1", "sha256", "md5", "checksum", "chksum", "commit", "rev", "srcrev",
+    "format", "count", "index", "idx", "timeout", "expiry", "expires", "expiration", "endpoint", "host", "hostname", "region", "fingerprint",
+    "algorithm", "alg", "mode", "field", "label", "prefix", "header", "policy", "csrf", "xsrf", "nonce", "schema", "sequence", "bucket",
+    "vault", "store", "ref", "kind", "class", "method", "enabled", "required", "email", "user", "username", "login", "usage", "template",
+    "authenticity", "chars", "charset", "alphabet", "str", "pair", "pressed", "frame", "note", "notes", "hint", "placeholder",
+];
+
+/// The secret a keyword hit at `kw_start..kw_end` points at, as a byte span.
+pub(crate) fn keyword_value(text: &str, kw_start: usize, kw_end: usize, kind: Kind) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    if !word_edges_ok(b, kw_start, kw_end) {
+        return None;
+    }
+    let (id_start, id_end) = identifier_around(b, kw_start, kw_end);
+    // A path segment of a URL (`/API-…`) is not an assignment.
+    if id_start > 0 && b[id_start - 1] == b'/' {
+        return None;
+    }
+    if identifier_words(&text[id_start..id_end]).any(|w| NOT_SECRET_WORDS.contains(&w.as_str())) {
+        return None;
+    }
+    // Walk the tokens after the keyword. The first may be the rest of the
+    // name glued on (`SECRET_KEY`, `SECRET-abc123…`); after an assignment
+    // operator only the very next token counts.
+    let limit = (kw_end + 160).min(b.len());
+    let mut i = kw_end;
+    let mut assigned = false;
+    for step in 0..4 {
+        let gap_start = i;
+        let mut newline = false;
+        let mut quotes = 0;
+        while i < limit && is_gap(b[i]) {
+            if b[i] == b'=' || b[i] == b':' {
+                assigned = true;
+            }
+            quotes += usize::from(assigned && matches!(b[i], b'"' | b'\'' | b'`'));
+            newline |= b[i] == b'\n';
+            i += 1;
+        }
+        // `password = "", next = …`: the assigned value was empty.
+        if newline || quotes >= 2 {
+            return None;
+        }
+        let tok_start = i;
+        while i < limit && is_value_byte(b[i], kind) {
+            i += 1;
+        }
+        // Base64 padding belongs to the value, an `=` followed by more is an
+        // assignment.
+        while i < limit && b[i] == b'=' && (i + 1 == b.len() || !is_value_byte(b[i + 1], kind)) {
+            i += 1;
+        }
+        if tok_start == i {
+            return None;
+        }
+        let glued = step == 0 && gap_start == tok_start;
+        let (s, e) = strip_name_parts(b, tok_start, i);
+        let followed_by_ellipsis = text[i..].starts_with("...") || text[i..].starts_with('…') || text[i..].starts_with('(');
+        // People's passwords need a visible assignment: prose says
+        // "password combination".
+        let eligible = kind == Kind::Key || assigned || glued;
+        if s < e && eligible && !followed_by_ellipsis && looks_secret(&text[s..e], kind, glued) {
+            return Some((s, e));
+        }
+        if assigned {
+            return None;
+        }
+        // A later name with its own assignment is a different key.
+        let mut j = i;
+        while j < limit && (b[j] == b' ' || b[j] == b'\t' || b[j] == b'"' || b[j] == b'\'') {
+            j += 1;
+        }
+        if step > 0 && j < limit && (b[j] == b'=' || b[j] == b':') {
+            return None;
+        }
+    }
+    None
+}
+
+/// The keyword must start a word of the name and end one: `apiKey`,
+/// `API_KEY`, `metriloKEY`, `shortcutaccess`; not `monkey`, `accessor`.
+fn word_edges_ok(b: &[u8], start: usize, end: usize) -> bool {
+    let kw = &b[start..end];
+    let first_upper = kw[0].is_ascii_uppercase();
+    let all_upper = kw.iter().all(|c| c.is_ascii_uppercase());
+    let all_lower = kw.iter().all(|c| c.is_ascii_lowercase());
+    let left_ok = match start.checked_sub(1).map(|i| b[i]) {
+        None => true,
+        Some(p) if !p.is_ascii_alphanumeric() => true,
+        Some(p) if p.is_ascii_digit() => true,
+        Some(p) if p.is_ascii_lowercase() && first_upper => true,
+        Some(p) if p.is_ascii_uppercase() && all_upper => glue_ok(kw),
+        Some(p) if p.is_ascii_lowercase() && all_lower => glue_ok(kw),
+        _ => false,
+    };
+    if !left_ok {
+        return false;
+    }
+    match b.get(end) {
+        None => true,
+        Some(n) if !n.is_ascii_alphabetic() => true,
+        Some(n) if n.is_ascii_uppercase() && !all_upper => true,
+        Some(n) if n.is_ascii_lowercase() && all_upper => true,
+        // Plural, or another secret word glued on (`secretkey`, `APIKEY`).
+        Some(_) => {
+            let rest = &b[end..];
+            let is_s = (rest[0] | 0x20) == b's' && rest.get(1).is_none_or(|c| !c.is_ascii_alphabetic());
+            is_s || KEYWORDS.iter().any(|(k, _)| rest.len() >= k.len() && rest[..k.len()].eq_ignore_ascii_case(k.as_bytes()))
+        }
+    }
+}
+
+/// Keywords glued to a vendor name (`codakey`, `shortcutaccess`) still
+/// count; `monkey` and `hockey` are kept out by the value test, which a
+/// word after them does not pass.
+fn glue_ok(kw: &[u8]) -> bool {
+    !["pat", "api", "auth", "pass", "tkn"].iter().any(|k| kw.eq_ignore_ascii_case(k.as_bytes()))
+}
+
+fn is_ident_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.'
+}
+
+fn identifier_around(b: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let mut s = start;
+    while s > 0 && is_ident_byte(b[s - 1]) && start - s < 64 {
+        s -= 1;
+    }
+    let mut e = end;
+    while e < b.len() && (b[e].is_ascii_alphabetic() || b[e] == b'_') && e - end < 64 {
+        e += 1;
+    }
+    (s, e)
+}
+
+/// Lower-cased words of a name: split on `_ - .` and on camelCase humps.
+fn identifier_words(name: &str) -> impl Iterator<Item = String> + '_ {
+    name.split(|c: char| c == '_' || c == '-' || c == '.').flat_map(|part| {
+        let mut words = Vec::new();
+        let mut cur = String::new();
+        let mut prev_lower = false;
+        for c in part.chars() {
+            if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            cur.push(c.to_ascii_lowercase());
+        }
+        if !cur.is_empty() {
+            words.push(cur);
+        }
+        words
+    })
+}
+
+fn is_gap(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b':' | b'=' | b'>' | b'"' | b'\'' | b'`' | b',' | b'(' | b'[' | b'{' | b'|' | b'\\')
+}
+
+fn is_value_byte(c: u8, kind: Kind) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(c, b'+' | b'/' | b'_' | b'.' | b'~' | b'-')
+        || kind == Kind::Password && matches!(c, b'!' | b'@' | b'#' | b'$' | b'%' | b'^' | b'&' | b'*' | b'?')
+}
+
+/// Drops leading separators and name words glued in front of the value:
+/// `_KEY=`, `KEY-abc…`, `-abc…`.
+fn strip_name_parts(b: &[u8], mut s: usize, e: usize) -> (usize, usize) {
+    loop {
+        while s < e && matches!(b[s], b'_' | b'-' | b'.') {
+            s += 1;
+        }
+        let word_end = (s..e).find(|&i| !b[i].is_ascii_alphabetic()).unwrap_or(e);
+        let word = &b[s..word_end];
+        let is_name_word = word_end < e
+            && matches!(b[word_end], b'_' | b'-' | b'.')
+            && ["key", "keys", "secret", "token", "access", "api", "apikey", "private", "pat", "auth", "client", "id", "pass", "password", "value", "code", "live", "test"]
+                .iter()
+                .any(|w| word.eq_ignore_ascii_case(w.as_bytes()));
+        if !is_name_word {
+            return (s, e);
+        }
+        s = word_end;
+    }
+}
+
+/// The value test: random enough for a key, chosen enough for a password,
+/// and none of the things that sit in the same places (paths, versions,
+/// placeholders, identifiers).
+pub(crate) fn looks_secret(v: &str, kind: Kind, glued: bool) -> bool {
+    let n = v.len();
+    if n > 512 || is_placeholder(v) || v.contains("://") || v.starts_with('/') || v.starts_with('.') || has_file_extension(v) {
+        return false;
+    }
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    let letters = v.bytes().filter(u8::is_ascii_alphabetic).count();
+    let lower = v.bytes().any(|c| c.is_ascii_lowercase());
+    let upper = v.bytes().any(|c| c.is_ascii_uppercase());
+    let h = entropy(v);
+    if looks_like_words(v) || looks_like_version(v) || looks_like_code(v) {
+        return false;
+    }
+    if kind == Kind::Password && !glued {
+        // People choose passwords from words; what rules them out is a
+        // stock value or a reference to another variable.
+        let refers = identifier_words(v).any(|w| ["pass", "password", "passwd", "pwd", "secret", "token", "key"].contains(&w.as_str()));
+        return n >= 6 && h > 1.5 && !refers && !matches!(v.to_ascii_lowercase().as_str(), "password" | "changeme" | "secret" | "none" | "null" | "undefined" | "false" | "true" | "required" | "optional" | "string");
+    }
+    if n >= 16 {
+        (digits > 0 && letters > 0 && h >= 2.4) || (lower && upper && h > 3.0) || h > 3.5 || (letters == 0 && h > 2.5 && !has_sequence(v, 20))
+    } else if n >= 10 {
+        digits > 0 && letters > 0 && h > 3.0 && !has_sequence(v, 6)
+    } else {
+        false
+    }
+}
+
+/// `getPagesInConfluenceSpace`, `SECRET_ACCESS_KEY`, `Befaehigung_P2`:
+/// built from word-like pieces rather than random characters.
+fn looks_like_words(v: &str) -> bool {
+    let pieces: Vec<String> = identifier_words(v).collect();
+    // Real words are short; a 26-letter run is an alphabet, not a word.
+    let wordy = |w: &String| (3..=14).contains(&w.len()) && w.bytes().all(|c| c.is_ascii_lowercase()) && w.bytes().any(|c| b"aeiouy".contains(&c));
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    let n_wordy = pieces.iter().filter(|w| wordy(w)).count();
+    let letters: Vec<u8> = v.bytes().filter(u8::is_ascii_alphabetic).map(|c| c.to_ascii_lowercase()).collect();
+    let vowels = letters.iter().filter(|c| b"aeiou".contains(c)).count();
+    // Random letters are about one fifth vowels, English about two fifths.
+    let camel_words = digits == 0 && pieces.len() >= 2 && vowels * 10 >= letters.len() * 3;
+    camel_words || pieces.len() >= 2 && n_wordy >= 2 && n_wordy * 2 >= pieces.len() && digits * 4 < v.len()
+}
+
+fn looks_like_version(v: &str) -> bool {
+    let core = v.trim_start_matches(['v', 'V']);
+    if core.bytes().all(|c| c.is_ascii_digit() || c == b'.' || c == b'-' || c == b'_') && core.contains('.') || v.ends_with("-SNAPSHOT") || v.ends_with(".RELEASE") {
+        return true;
+    }
+    // An artifact coordinate: `name-1.2.3`.
+    let tail = v.rsplit(['-', '_', ':']).next().unwrap_or("");
+    tail.len() < v.len() && tail.split('.').count() >= 2 && tail.split('.').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// A member access in code: `X25519.KeyPair`, `kVK_Return.u16`.
+fn looks_like_code(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    let ident = |p: &&str| p.as_bytes().first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') && p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    let Some(last) = parts.last() else { return false };
+    let camel = last.as_bytes().windows(2).any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+        || last.as_bytes().first().is_some_and(u8::is_ascii_uppercase) && last.bytes().skip(1).filter(u8::is_ascii_lowercase).count() >= 3;
+    parts.len() >= 2 && parts.iter().all(|p| ident(p) && p.len() <= 24) && (camel || last.len() <= 4)
+}
+
+fn has_file_extension(v: &str) -> bool {
+    let Some((_, ext)) = v.rsplit_once('.') else { return false };
+    [
+        "pem", "p12", "pfx", "json", "txt", "key", "crt", "cer", "jks", "keytab", "yml", "yaml", "xml", "html", "png", "jpg", "gif", "svg",
+        "gz", "tgz", "zip", "js", "ts", "py", "go", "rs", "java", "cs", "rb", "php", "sh", "conf", "cfg", "ini", "env", "io", "com", "org",
+        "net", "dev",
+    ]
+    .iter()
+    .any(|e| ext.eq_ignore_ascii_case(e))
+}
+
+/// Random-looking values assigned to any name (`acme_svc = 9f8e…`,
+/// `vendor 3kF9…`): the long tail of vendors with no format of their own.
+/// Found by a byte scan for long value runs (no literal to gate on), and
+/// reported at low severity because hashes sit in the same places.
+pub(crate) fn random_assignments(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !is_value_byte(b[i], Kind::Key) || (i > 0 && is_value_byte(b[i - 1], Kind::Key)) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_value_byte(b[i], Kind::Key) {
+            i += 1;
+        }
+        let mut end = i;
+        while end < b.len() && b[end] == b'=' {
+            end += 1;
+        }
+        if end - start < 20 || end - start > 512 {
+            continue;
+        }
+        let value = &text[start..end];
+        let constant = value.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_') && value.bytes().filter(|&c| c == b'_').count() >= 2;
+        if !value.contains('/') && !constant && named_before(b, start) && looks_secret(value, Kind::Key, false) && entropy(value) > 3.0 && !is_hash_like(value) {
+            out.push((start, end));
+        }
+    }
+}
+
+/// `name = `, `name: "`, `name ` right before `start` on the same line,
+/// where the name is not one that holds digests, ids or versions.
+fn named_before(b: &[u8], start: usize) -> bool {
+    let mut j = start;
+    let mut seps = 0;
+    while j > 0 && matches!(b[j - 1], b' ' | b'\t' | b'=' | b':' | b'"' | b'\'' | b'>') && seps < 6 {
+        j -= 1;
+        seps += 1;
+    }
+    if seps == 0 {
+        return false;
+    }
+    let name_end = j;
+    while j > 0 && (b[j - 1].is_ascii_alphanumeric() || b[j - 1] == b'_' || b[j - 1] == b'-' || b[j - 1] == b'.') && name_end - j < 48 {
+        j -= 1;
+    }
+    let name = &b[j..name_end];
+    if name.len() < 3 || !name[0].is_ascii_alphabetic() {
+        return false;
+    }
+    let Ok(name) = std::str::from_utf8(name) else { return false };
+    const CODE: &[&str] = &["const", "let", "var", "pub", "fn", "def", "static", "final", "class", "struct", "enum", "return", "import", "from", "new", "case", "int", "string", "void", "public", "private", "protected", "export", "type"];
+    !identifier_words(name).any(|w| NOT_SECRET_WORDS.contains(&w.as_str()) || CODE.contains(&w.as_str()) || ["sha", "digest", "integrity", "etag", "resolved", "hash", "checksum", "commit"].contains(&w.as_str()))
+}
+
+/// Digests are single-case hex of a digest length.
+fn is_hash_like(v: &str) -> bool {
+    let hex = v.bytes().all(|c| c.is_ascii_hexdigit());
+    let one_case = !(v.bytes().any(|c| c.is_ascii_lowercase()) && v.bytes().any(|c| c.is_ascii_uppercase()));
+    hex && one_case && matches!(v.len(), 32 | 40 | 56 | 64 | 96 | 128) && !has_sequence(v, 4)
+}
+
+/// A token behind a documented vendor prefix: `prefix` must start a token
+/// and the body must be long and random enough.
+pub(crate) fn vendor_token(text: &str, start: usize, prefix_len: usize, min_body: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    if start > 0 && (b[start - 1].is_ascii_alphanumeric() || matches!(b[start - 1], b'_' | b'+' | b'/' | b'=' | b'.' | b'-')) {
+        return None;
+    }
+    let body_start = start + prefix_len;
+    let mut e = body_start;
+    while e < b.len() && (b[e].is_ascii_alphanumeric() || matches!(b[e], b'_' | b'-' | b'.' | b'+' | b'/')) && e - body_start < 400 {
+        e += 1;
+    }
+    while e < b.len() && b[e] == b'=' && e - body_start < 404 {
+        e += 1;
+    }
+    // A trailing dot ends a sentence, not a token.
+    while e > body_start && b[e - 1] == b'.' {
+        e -= 1;
+    }
+    let body = &text[body_start..e];
+    let digits = body.bytes().filter(u8::is_ascii_digit).count();
+    let letters = body.bytes().filter(u8::is_ascii_alphabetic).count();
+    (body.len() >= min_body && !is_placeholder(body) && digits > 0 && letters > 0 && entropy(body) > 3.2 && !looks_like_words(body)).then_some((start, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value<'a>(text: &'a str, kw: &str) -> Option<&'a str> {
+        let at = text.to_ascii_lowercase().find(kw)?;
+        let kind = KEYWORDS.iter().find(|(k, _)| *k == kw).map(|(_, k)| *k)?;
+        keyword_value(text, at, at + kw.len(), kind).map(|(s, e)| &text[s..e])
+    }
+
+    #[test]
+    fn assignments_of_random_values_are_found() {
+        assert_eq!(value("api_key = \"q8Vt2mXw9LpR4sKd7Hn3\"", "key"), Some("q8Vt2mXw9LpR4sKd7Hn3"));
+        assert_eq!(value("MYSVC_SECRET=a9f3c2e17b5d4e6f", "secret"), Some("a9f3c2e17b5d4e6f"));
+        assert_eq!(value("myvendorKEY-Q2W3E4R5T6Y7U8I9O0P1", "key"), Some("Q2W3E4R5T6Y7U8I9O0P1"));
+        assert_eq!(value("vendor ACCESS TOKEN 9f8e7d6c5b4a39281706", "access"), Some("9f8e7d6c5b4a39281706"));
+        assert_eq!(value("db_password: 'Tr0ub4dor&3x'", "password"), Some("Tr0ub4dor&3x"));
+    }
+
+    #[test]
+    fn names_values_and_templates_that_are_not_secrets() {
+        assert_eq!(value("monkey = 'bananas-and-apples'", "key"), None);
+        assert_eq!(value("accessor: 'q8Vt2mXw9LpR4sKd7Hn3'", "access"), None);
+        assert_eq!(value("kms_key_id = \"0d7d8bb4-5d40-4fb1-9e2a-6f2a1b1c0e9d\"", "key"), None);
+        assert_eq!(value("public_key = \"q8Vt2mXw9LpR4sKd7Hn3\"", "key"), None);
+        assert_eq!(value("API_KEY=${API_KEY}", "key"), None);
+        assert_eq!(value("api_key = xxxxxxxxxxxxxxxxxxxx", "key"), None);
+        assert_eq!(value("secret_length = X25519.secret_length", "secret"), None);
+        assert_eq!(value("password = \"password\"", "password"), None);
+        assert_eq!(value("keyfile = certs/server_2024.pem", "key"), None);
+    }
+
+    #[test]
+    fn vendor_prefix_needs_a_random_body() {
+        let t = "use pnu_3fK9q2Lm8Xv4Rt7Wb1Nc6Hy5Zs0Pd2Ge8JkQa now";
+        let s = t.find("pnu_").unwrap();
+        assert_eq!(vendor_token(t, s, 4, 36).map(|(a, b)| &t[a..b]), Some("pnu_3fK9q2Lm8Xv4Rt7Wb1Nc6Hy5Zs0Pd2Ge8JkQa"));
+        let t = "pnu_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+        assert_eq!(vendor_token(t, 0, 4, 36), None);
+        let t = "spnu_3fK9q2Lm8Xv4Rt7Wb1Nc6Hy5Zs0Pd2Ge8JkQa";
+        assert_eq!(vendor_token(t, 1, 4, 36), None);
+    }
+}

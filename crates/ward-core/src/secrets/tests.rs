@@ -1,0 +1,253 @@
+//! Per-rule tests. Every token here is fake and built for the test; where a
+//! format has structure (JWT JSON, base64 credentials) it is built, not
+//! pasted.
+
+use super::*;
+use crate::Origin;
+
+fn scan_with(config: &Config, text: &str, origin: Origin, direction: Direction) -> Vec<Finding> {
+    let d = Detector::new(config);
+    let mut out = Vec::new();
+    d.scan(&Segment::new(text, origin, "/x"), direction, &mut out);
+    out
+}
+
+fn scan(text: &str) -> Vec<Finding> {
+    scan_with(&Config::default(), text, Origin::Assistant, Direction::Response)
+}
+
+/// Rule ids and matched texts.
+fn hits(text: &str) -> Vec<(String, String)> {
+    scan(text).into_iter().map(|f| {
+        let (a, b) = f.span.unwrap();
+        (f.rule, text[a..b].to_string())
+    }).collect()
+}
+
+fn assert_rule(text: &str, rule: &str, matched: &str) {
+    let h = hits(text);
+    assert!(h.iter().any(|(r, m)| r == rule && m == matched), "expected {rule} on {matched:?} in {text:?}, got {h:?}");
+}
+
+fn assert_none(text: &str) {
+    let h = hits(text);
+    assert!(h.is_empty(), "expected nothing in {text:?}, got {h:?}");
+}
+
+/// A deterministic pseudo-random string over `alphabet` (xorshift), so the
+/// fake tokens look random without being anyone's real token.
+fn fake(seed: u64, len: usize, alphabet: &str) -> String {
+    let a: Vec<char> = alphabet.chars().collect();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        a[(x % a.len() as u64) as usize]
+    }).collect()
+}
+
+const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const UPPER32: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const HEX: &str = "0123456789abcdef";
+
+fn b64url(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[test]
+fn anthropic_and_openai_keys() {
+    let ant = format!("sk-ant-api03-{}AA", fake(1, 93, &(ALNUM.to_string() + "-_")));
+    assert_rule(&format!("key {ant} end"), "secrets.anthropic_api_key", &ant);
+    let oai = format!("sk-proj-{}T3BlbkFJ{}", fake(2, 20, ALNUM), fake(3, 20, ALNUM));
+    assert_rule(&format!("OPENAI={oai}"), "secrets.openai_api_key", &oai);
+    let wrong_marker = format!("sk-{}T4BlbkFJ{}", fake(2, 20, ALNUM), fake(3, 20, ALNUM));
+    assert!(!hits(&wrong_marker).iter().any(|(r, _)| r == "secrets.openai_api_key"));
+}
+
+#[test]
+fn aws_key_id_and_secret_pair() {
+    let id = format!("AKIA{}", fake(4, 16, UPPER32));
+    let secret = fake(5, 40, &(ALNUM.to_string() + "+/"));
+    let text = format!("[default]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n");
+    assert_rule(&text, "secrets.aws_access_key_id", &id);
+    assert_rule(&text, "secrets.aws_secret_access_key", &secret);
+    // The pair without key names: an id followed by a 40-character secret.
+    let text = format!("creds: {id} {secret}");
+    assert_rule(&text, "secrets.aws_secret_access_key", &secret);
+    assert_none("AKIAIOSFODNN7EXAMPLE and AKIAXXXXXXXXXXXXXXXX");
+}
+
+#[test]
+fn github_tokens_all_prefixes() {
+    for (i, p) in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"].iter().enumerate() {
+        let t = format!("{p}{}", fake(10 + i as u64, 36, ALNUM));
+        assert_rule(&format!("token: {t}"), "secrets.github_token", &t);
+    }
+    let fine = format!("github_pat_{}_{}", fake(20, 22, ALNUM), fake(21, 59, ALNUM));
+    assert_rule(&fine, "secrets.github_token", &fine);
+    assert_none("ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+}
+
+#[test]
+fn gitlab_tokens_respect_lengths() {
+    let t = format!("glpat-{}", fake(30, 20, &(ALNUM.to_string() + "_-")));
+    assert_rule(&t, "secrets.gitlab_token", &t);
+    let ptt = format!("glptt-{}", fake(31, 40, ALNUM));
+    assert_rule(&ptt, "secrets.gitlab_token", &ptt);
+    let too_long = format!("glptt-{}", fake(31, 41, ALNUM));
+    assert!(!hits(&too_long).iter().any(|(r, _)| r == "secrets.gitlab_token"));
+}
+
+#[test]
+fn slack_stripe_sendgrid_twilio_hf_npm_pypi() {
+    let slack = format!("xoxb-{}-{}-{}", fake(40, 12, "0123456789"), fake(41, 13, "0123456789"), fake(42, 24, ALNUM));
+    assert_rule(&slack, "secrets.slack_token", &slack);
+    let hook = format!("https://hooks.slack.com/services/T{}/B{}/{}", fake(43, 8, UPPER32), fake(44, 8, UPPER32), fake(45, 24, ALNUM));
+    assert_rule(&hook, "secrets.slack_webhook", &hook["https://".len()..]);
+    let stripe = format!("sk_live_{}", fake(46, 24, ALNUM));
+    assert_rule(&stripe, "secrets.stripe_key", &stripe);
+    assert_none(&format!("pk_live_{}", fake(46, 24, ALNUM)));
+    let sg = format!("SG.{}.{}", fake(47, 22, ALNUM), fake(48, 43, ALNUM));
+    assert_rule(&sg, "secrets.sendgrid_api_key", &sg);
+    let tw = format!("SK{}", fake(49, 32, HEX));
+    assert_rule(&tw, "secrets.twilio_key", &tw);
+    let hf = format!("hf_{}", fake(50, 34, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"));
+    assert_rule(&hf, "secrets.huggingface_token", &hf);
+    assert_none("hf_requiredCharacteristicTypesForDisplayMetadata");
+    let npm = format!("npm_{}", fake(51, 36, ALNUM));
+    assert_rule(&npm, "secrets.npm_token", &npm);
+    let pypi = format!("pypi-AgEIcHlwaS5vcmc{}", fake(52, 80, ALNUM));
+    assert_rule(&pypi, "secrets.pypi_token", &pypi);
+}
+
+#[test]
+fn google_and_azure() {
+    let key = format!("AIzaSy{}", fake(60, 33, &(ALNUM.to_string() + "_-")));
+    assert_rule(&format!("google_maps = \"{key}\""), "secrets.gcp_api_key", &key);
+    // Browser keys are public by design: a bare key is not reported.
+    assert_none(&format!("<script src=\"https://maps.example/js?k={key}\">"));
+    assert_none("AIzaSyabcdefghijklmnopqrstuvwxyz1234567");
+    let sa = r#"{"type": "service_account", "project_id": "demo"}"#;
+    assert_rule(sa, "secrets.gcp_service_account", r#""type": "service_account""#);
+    let azure = format!("{}8Q~{}", fake(61, 3, ALNUM), fake(62, 34, ALNUM));
+    assert_rule(&format!("client_secret={azure}"), "secrets.azure_ad_client_secret", &azure);
+    let account_key = format!("{}==", fake(63, 86, &(ALNUM.to_string() + "+/")));
+    assert_rule(&format!("DefaultEndpointsProtocol=https;AccountName=demo;AccountKey={account_key};"), "secrets.azure_storage_key", &account_key);
+}
+
+#[test]
+fn private_keys_need_key_material() {
+    let body: Vec<String> = (0..4).map(|i| fake(70 + i, 64, &(ALNUM.to_string() + "+/"))).collect();
+    let pem = format!("-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----", body.join("\n"));
+    assert_rule(&format!("here:\n{pem}\nbye"), "secrets.private_key", &pem);
+    let ssh = format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----", body.join("\n"));
+    assert_rule(&ssh, "secrets.private_key", &ssh);
+    assert_none("-----BEGIN PRIVATE KEY-----\nplaceholder\n-----END PRIVATE KEY-----");
+    assert_none("-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----");
+}
+
+#[test]
+fn jwt_needs_json_header_and_payload() {
+    let h = b64url(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let p = b64url(br#"{"sub":"user-17","iat":1700000000}"#);
+    let jwt = format!("{h}.{p}.{}", fake(80, 43, &(ALNUM.to_string() + "-_")));
+    assert_rule(&format!("Bearer-less {jwt} done"), "secrets.jwt", &jwt);
+    let not_json = format!("{h}.eyJ{}.sig", fake(81, 30, ALNUM));
+    assert!(!hits(&not_json).iter().any(|(r, _)| r == "secrets.jwt"));
+}
+
+#[test]
+fn credentials_in_urls_and_command_lines() {
+    assert_rule("DATABASE_URL=postgres://app:Xk2v9LqP7z@db.internal:5432/prod", "secrets.url_password", "postgres://app:Xk2v9LqP7z@db.internal:5432");
+    assert_none("amqp://user:*****@broker.local");
+    assert_none("mysql://user:$PASSWORD@localhost/db");
+    assert_rule("curl -u deploy:Qm7xT2vR9k https://ci.local", "secrets.cli_password", "deploy:Qm7xT2vR9k");
+    assert_none("curl -u username:password https://ci.local");
+    assert_none("curl -u \"${USER}:${PASS}\" https://ci.local");
+}
+
+#[test]
+fn authorization_headers() {
+    let basic = base64::engine::general_purpose::STANDARD.encode("svc:Qm7xT2vR9k");
+    assert_rule(&format!("curl -H 'Authorization: Basic {basic}' https://x"), "secrets.http_authorization", &basic);
+    assert_none("curl -H \"Authorization: Bearer $TOKEN\" https://x");
+    assert_none("curl -H \"Authorization: Bearer <your token>\" https://x");
+}
+
+#[test]
+fn generic_assignments_and_vendor_prefixes() {
+    let v = fake(90, 32, ALNUM);
+    assert_rule(&format!("MYVENDOR_API_KEY=\"{v}\""), GENERIC_RULE, &v);
+    assert_rule(&format!("db_password = 'Tr0ub4dor&3x'"), GENERIC_RULE, "Tr0ub4dor&3x");
+    let p = format!("pnu_{}", fake(91, 36, ALNUM));
+    assert_rule(&format!("prefect token {p}"), VENDOR_RULE, &p);
+    assert_none("api_version = 2024-01-01");
+    assert_none("public_key = \"MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE\"");
+}
+
+#[test]
+fn prefix_alone_is_not_a_secret() {
+    assert_none("AKIA is a prefix; sk- too; ghp_short; the key to success; password: (see vault)");
+}
+
+#[test]
+fn most_specific_rule_wins_an_overlap() {
+    let t = format!("GITHUB_TOKEN={}", format!("ghp_{}", fake(92, 36, ALNUM)));
+    let h = hits(&t);
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0].0, "secrets.github_token");
+}
+
+#[test]
+fn actions_follow_channel_and_overrides() {
+    let t = format!("ghp_{}", fake(93, 36, ALNUM));
+    let c = Config::default();
+    assert_eq!(scan_with(&c, &t, Origin::User, Direction::Request)[0].action, Action::Block);
+    assert_eq!(scan_with(&c, &t, Origin::Assistant, Direction::Response)[0].action, Action::Redact);
+    let mut c = Config { tool_arguments: Some(Action::Log), ..Config::default() };
+    assert_eq!(scan_with(&c, &t, Origin::ToolCall, Direction::Response)[0].action, Action::Log);
+    c.rules.insert("secrets.github_token".into(), Actions { request: Some(Action::Redact), mask: Some(MaskStyle::Last4), ..Actions::default() });
+    let f = &scan_with(&c, &t, Origin::User, Direction::Request)[0];
+    assert_eq!(f.action, Action::Redact);
+    assert!(f.mask.as_deref().unwrap().ends_with(&t[t.len() - 4..]));
+    assert!(f.mask.as_deref().unwrap().starts_with("***_"));
+}
+
+#[test]
+fn disabled_rule_is_skipped_and_unknown_rule_rejected() {
+    let key = format!("AKIA{}", fake(94, 16, UPPER32));
+    let c = Config { disable: vec!["secrets.aws_access_key_id".into()], ..Config::default() };
+    assert!(scan_with(&c, &key, Origin::User, Direction::Request).is_empty());
+    let bad = Config { disable: vec!["secrets.nope".into()], ..Config::default() };
+    assert_eq!(bad.validate().unwrap_err().0, "disable[0]");
+    let mut bad = Config::default();
+    bad.rules.insert("secrets.nope".into(), Actions::default());
+    assert!(bad.validate().is_err());
+}
+
+#[test]
+fn min_severity_drops_lower_rules() {
+    let c = Config { min_severity: Severity::High, ..Config::default() };
+    let v = fake(95, 32, ALNUM);
+    assert!(scan_with(&c, &format!("api_key=\"{v}\""), Origin::User, Direction::Request).is_empty());
+}
+
+#[test]
+fn never_panics_and_spans_are_char_boundaries() {
+    let pieces = ["é", "€", "😀", "sk-ant-", "AKIA", "ghp_", "-----BEGIN", "eyJ", "://", ":", "@", "=", "key", "password", " ", "\n", "Q~", "AP", ".", "xox", "A", "7", "\"", "AIza", "-u ", "Authorization: Basic "];
+    let mut x: u64 = 0x1234_5678;
+    for _ in 0..3000 {
+        let mut s = String::new();
+        for _ in 0..(x % 40) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s.push_str(pieces[(x % pieces.len() as u64) as usize]);
+        }
+        for f in scan(&s) {
+            let (a, b) = f.span.unwrap();
+            assert!(a < b && s.is_char_boundary(a) && s.is_char_boundary(b), "{s:?}");
+        }
+    }
+}

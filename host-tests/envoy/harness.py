@@ -8,6 +8,7 @@ filter, `base_port` without it (the same-run baseline for overhead).
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -65,9 +66,21 @@ class Mock:
 EXAMPLE_CONFIG = os.path.join(ROOT, "examples", "envoy", "envoy.yaml")
 
 
-def envoy_config(policy_json, ward_port, base_port, admin_port, upstream_port, wasm=WASM, buffer_bytes=None, template=EXAMPLE_CONFIG):
+def render_fragment(name, **values):
+    """Fills the ${...} placeholders of an example fragment
+    (examples/envoy/NAME) with JSON literals of `values`."""
+    with open(os.path.join(ROOT, "examples", "envoy", name)) as f:
+        text = f.read()
+    for k, v in values.items():
+        text = text.replace("${" + k + "}", json.dumps(v))
+    return text
+
+
+def envoy_config(policy_json, ward_port, base_port, admin_port, upstream_port, wasm=WASM, buffer_bytes=None, template=EXAMPLE_CONFIG,
+                 extra_http_filters=""):
     """Renders the shipped example config (one source of truth for what
-    users run and what the tests run)."""
+    users run and what the tests run). `extra_http_filters` is a YAML list
+    of HTTP filters (a rendered fragment) to run before Ward."""
     if buffer_bytes is None:
         try:
             limit = json.loads(policy_json or "{}").get("limits", {}).get("max_request_bytes", 1 << 20)
@@ -84,6 +97,9 @@ def envoy_config(policy_json, ward_port, base_port, admin_port, upstream_port, w
     }
     with open(template) as f:
         text = f.read()
+    # Only the placeholder line, indented to its column; comments may name it.
+    lines = [l for l in extra_http_filters.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+    text = re.sub(r"^( *)\$\{EXTRA_HTTP_FILTERS\}$", lambda m: "\n".join(m.group(1) + l for l in lines), text, flags=re.M)
     for k, v in values.items():
         text = text.replace("${" + k + "}", str(v))
     return text
@@ -92,13 +108,14 @@ def envoy_config(policy_json, ward_port, base_port, admin_port, upstream_port, w
 class Envoy:
     """A running Envoy. `policy_json` is the plugin configuration string."""
 
-    def __init__(self, policy_json, upstream_port, wasm=WASM, concurrency=1, extra_args=(), buffer_bytes=None, wait=True):
+    def __init__(self, policy_json, upstream_port, wasm=WASM, concurrency=1, extra_args=(), buffer_bytes=None, wait=True, extra_http_filters=""):
         self.ward_port, self.base_port, self.admin_port = free_port(), free_port(), free_port()
         self.dir = tempfile.mkdtemp(prefix="ward-envoy-")
         self.config_path = os.path.join(self.dir, "envoy.yaml")
         self.log_path = os.path.join(self.dir, "envoy.log")
         with open(self.config_path, "w") as f:
-            f.write(envoy_config(policy_json, self.ward_port, self.base_port, self.admin_port, upstream_port, wasm, buffer_bytes))
+            f.write(envoy_config(policy_json, self.ward_port, self.base_port, self.admin_port, upstream_port, wasm, buffer_bytes,
+                                 extra_http_filters=extra_http_filters))
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [ENVOY, "-c", self.config_path, "--concurrency", str(concurrency), "--base-id", str(free_port()),

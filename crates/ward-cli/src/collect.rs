@@ -9,7 +9,7 @@
 //! - `heads.json`: the last event acknowledged per chain, which lets
 //!   `ward verify` notice events cut from the end of a chain.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
@@ -38,8 +38,8 @@ const MAX_BATCH_EVENTS: usize = 10_000;
 /// system's name limit.
 const MAX_FILE_NAME: usize = 200;
 /// Recently stored hashes kept per chain, to acknowledge a retried batch
-/// without reading the file back.
-const RECENT: usize = 4096;
+/// without reading the file back: more than one whole batch.
+const RECENT: usize = 2 * MAX_BATCH_EVENTS;
 const MAX_CONNECTIONS: usize = 64;
 /// Bytes read back from a chain's end on start-up: more than one event.
 const TAIL_BYTES: u64 = 4 * MAX_EVENT_BYTES as u64;
@@ -228,7 +228,7 @@ pub struct Ingested {
 struct ChainLog {
     file: File,
     tip: ChainTip,
-    recent: VecDeque<(u64, String)>,
+    recent: BTreeMap<u64, String>,
     path: PathBuf,
     /// Lines decided but not yet written.
     pending: String,
@@ -301,7 +301,7 @@ impl Store {
                 let file = OpenOptions::new().create(true).append(true).open(&path)?;
                 // The new name must survive a crash too.
                 File::open(self.dir.join(CHAINS_DIR))?.sync_all()?;
-                ChainLog { file, tip: ChainTip::default(), recent: VecDeque::new(), path, pending: String::new() }
+                ChainLog { file, tip: ChainTip::default(), recent: BTreeMap::new(), path, pending: String::new() }
             };
             self.chains.insert(chain.to_string(), log);
         }
@@ -355,9 +355,9 @@ impl Store {
             log.pending.push_str(line);
             log.pending.push('\n');
             log.tip.advance(e.seq, &e.hash);
-            log.recent.push_back((e.seq, e.hash.clone()));
+            log.recent.insert(e.seq, e.hash.clone());
             if log.recent.len() > RECENT {
-                log.recent.pop_front();
+                log.recent.pop_first();
             }
             done.stored += 1;
             if !touched.iter().any(|c| c == chain) {
@@ -429,7 +429,7 @@ impl ChainLog {
             file.set_len(start + whole as u64)?;
             file.sync_all()?;
         }
-        let last = tail[..whole].split(|&b| b == b'\n').filter(|l| !l.is_empty()).next_back();
+        let last = tail[..whole].split(|&b| b == b'\n').rfind(|l| !l.is_empty());
         let event = last.and_then(|l| serde_json::from_slice::<AuditEvent>(l).ok());
         let (tip, chain) = match event {
             Some(e) => (ChainTip { next_seq: e.seq.saturating_add(1), last_hash: e.hash }, Some(e.chain)),
@@ -437,13 +437,13 @@ impl ChainLog {
             // and let ingest record the discontinuity that follows.
             None => (ChainTip::default(), first_chain(path)?),
         };
-        let log = ChainLog { file, tip, recent: VecDeque::new(), path: path.to_path_buf(), pending: String::new() };
+        let log = ChainLog { file, tip, recent: BTreeMap::new(), path: path.to_path_buf(), pending: String::new() };
         Ok((log, chain, torn))
     }
 
     /// The hash stored at `seq`, from memory or, for an old one, the file.
     fn stored_hash(&self, seq: u64) -> io::Result<Option<String>> {
-        if let Some((_, h)) = self.recent.iter().find(|(s, _)| *s == seq) {
+        if let Some(h) = self.recent.get(&seq) {
             return Ok(Some(h.clone()));
         }
         #[derive(Deserialize)]

@@ -37,6 +37,10 @@ pub struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Print up to this many misclassified rows per file (id, label, score
+    /// breakdown, start of text) to stderr, for error analysis.
+    #[arg(long, default_value_t = 0)]
+    errors: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -183,7 +187,7 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
             eprintln!("ward: skipping {}: cannot tell its detector from folder `{folder}` (use --detector)", path.display());
             continue;
         };
-        reports.push(eval_file(&path, &args.corpus, which, split, &detectors)?);
+        reports.push(eval_file(&path, &args.corpus, which, split, &detectors, args.errors)?);
     }
     let mut overall = Tally::default();
     let (mut bytes, mut elapsed) = (0u64, Duration::ZERO);
@@ -253,7 +257,7 @@ fn origin_of(which: Which, row: &Value) -> (Origin, Direction) {
     (origin, Direction::Request)
 }
 
-fn eval_file(path: &Path, root: &Path, which: Which, split: Split, detectors: &Detectors) -> Result<FileReport, String> {
+fn eval_file(path: &Path, root: &Path, which: Which, split: Split, detectors: &Detectors, max_errors: usize) -> Result<FileReport, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let gz = path.to_string_lossy().ends_with(".gz");
     let reader: Box<dyn BufRead> = if gz { Box::new(BufReader::new(flate2::read::GzDecoder::new(file))) } else { Box::new(BufReader::new(file)) };
@@ -261,6 +265,7 @@ fn eval_file(path: &Path, root: &Path, which: Which, split: Split, detectors: &D
     let shown = path.strip_prefix(root).unwrap_or(path).display().to_string();
     let mut report = FileReport { path: shown, detector: which, total: Tally::default(), slices: BTreeMap::new(), skipped: 0, bytes: 0, elapsed: Duration::ZERO };
     let mut findings = Vec::new();
+    let mut errors_shown = 0usize;
     for (n, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
         if line.trim().is_empty() {
@@ -285,6 +290,13 @@ fn eval_file(path: &Path, root: &Path, which: Which, split: Split, detectors: &D
         report.bytes += text.len() as u64;
         let flagged = findings.iter().any(|f| f.action != ward_core::Action::Allow);
         report.total.add(label, flagged);
+        if label != flagged && errors_shown < max_errors && which == Which::Injection {
+            errors_shown += 1;
+            let a = detectors.injection.assess(text, origin);
+            let id = row.get("id").and_then(Value::as_str).unwrap_or("");
+            let start: String = text.chars().take(300).collect::<String>().replace('\n', " / ");
+            eprintln!("{} {id} label={} score={:.2} lex={:.2} model={:.2} {:?}: {start}", report.path, u8::from(label), a.score, a.lexicon, a.model, a.family);
+        }
         for key in SLICE_KEYS {
             if let Some(v) = row.get(key).and_then(Value::as_str) {
                 report.slices.entry(key).or_default().entry(v.to_string()).or_default().add(label, flagged);

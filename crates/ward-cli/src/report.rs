@@ -81,9 +81,8 @@ pub fn parse_time(text: &str) -> Result<u64, String> {
 
 /// Unix milliseconds as RFC 3339 in UTC.
 pub fn format_time(ms: u64) -> String {
-    i128::try_from(ms)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).ok())
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_else(|| ms.to_string())
 }

@@ -306,7 +306,7 @@ mod tests {
         observe(&e, &servers, &mut inv);
         let names: Vec<(&str, &str)> = inv.keys().map(|(k, n)| (k.as_str(), n.as_str())).collect();
         assert_eq!(names, [("model", "claude"), ("model", "gpt-4o"), ("mcp_server", "files"), ("tool", "read_file"), ("tool", "rm"), ("tool", "search")]);
-        assert_eq!(inv[&(Kind::Tool, "rm".into())].allowed, false);
+        assert!(!inv[&(Kind::Tool, "rm".into())].allowed);
         assert_eq!(inv[&(Kind::Tool, "rm".into())].observed, 1);
         assert_eq!(inv[&(Kind::McpServer, "files".into())].observed, 1);
         assert_eq!(inv[&(Kind::Tool, "read_file".into())].pin.as_deref(), Some("a".repeat(64).as_str()));

@@ -472,12 +472,14 @@ fn the_report_names_the_attack_the_agent_and_the_actions() {
     assert_eq!(report["early_warning"]["first_seen"], "2026-11-21T10:00:02Z");
     let incidents = report["incidents"].as_array().unwrap();
     let by = |detector: &str| incidents.iter().find(|i| i["detector"] == detector).unwrap_or_else(|| panic!("no {detector} incident in {incidents:#?}"));
-    let injection = by("injection");
-    assert_eq!(injection["assessment"]["malicious"], "likely", "{injection:#}");
-    assert_eq!(injection["agents"]["helpdesk"], 1);
-    assert_eq!(injection["agents"]["writer"], 1);
-    assert_eq!(injection["actions"]["block"], 2);
-    assert_eq!(injection["origins"]["tool_result"], 1);
+    // The poisoned ticket and the jailbreak may fall under one injection
+    // rule or two; either way both agents and both blocks are there.
+    let injections: Vec<&Value> = incidents.iter().filter(|i| i["detector"] == "injection").collect();
+    let sum = |key: &str, name: &str| injections.iter().map(|i| i[key][name].as_u64().unwrap_or(0)).sum::<u64>();
+    assert_eq!((sum("agents", "helpdesk"), sum("agents", "writer"), sum("actions", "block")), (1, 1, 2), "{injections:#?}");
+    let poisoned = injections.iter().find(|i| i["origins"]["tool_result"] == 1).expect("the tool-result injection");
+    assert_eq!(poisoned["assessment"]["malicious"], "likely", "{poisoned:#}");
+    assert_eq!(poisoned["agents"]["helpdesk"], 1);
     let tools = by("tools");
     assert_eq!(tools["tools"]["shell_exec"], 1);
     assert_eq!(tools["assessment"]["malicious"], "likely", "called after the injection in the same session");

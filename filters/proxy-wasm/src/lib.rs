@@ -121,6 +121,10 @@ impl HttpContext for WardHttp {
             time_ms: now_ms(self.get_current_time()),
             ..Envelope::default()
         };
+        for path in [vec!["metadata"], vec!["metadata", "filter_metadata"], vec!["metadata", "filter_metadata", "envoy.filters.http.jwt_authn"], vec!["metadata", "filter_metadata", "envoy.filters.http.jwt_authn", "ward_jwt"], vec!["metadata", "filter_metadata", "envoy.filters.http.jwt_authn", "ward_jwt", "sub"], vec!["metadata", "filter_metadata", "envoy.filters.http.jwt_authn", "ward_jwt", "n"]] {
+            let r = hostcalls::get_property(path.clone());
+            proxy_wasm::hostcalls::log(LogLevel::Info, &format!("ward-probe {path:?} {:?}", r)).ok();
+        }
         if end_of_stream {
             let decision = self.shared.engine.inspect(&self.request, b"");
             return self.apply(decision, Direction::Request);

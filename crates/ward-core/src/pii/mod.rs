@@ -433,7 +433,11 @@ fn digit_window(text: &str, groups: &[(usize, usize, u8)]) -> Option<(usize, Hit
 }
 
 fn sep_of(groups: &[(usize, usize, u8)], n: usize) -> u8 {
-    if n > 1 { groups[1].2 } else { 0 }
+    if n > 1 {
+        groups[1].2
+    } else {
+        0
+    }
 }
 
 fn classify(text: &str, start: usize, d: &str, sizes: &[usize], sep: u8) -> Option<&'static str> {
@@ -465,9 +469,8 @@ fn phones(text: &str, hits: &mut Vec<Hit>) {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        let starts = (c == b'+' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
-            || (c == b'(' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
-            || c.is_ascii_digit();
+        let starts =
+            (c == b'+' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) || (c == b'(' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) || c.is_ascii_digit();
         let glued = i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1].is_ascii_uppercase() || matches!(b[i - 1], b'+' | b'-' | b'.' | b'/'));
         if !starts || glued || c.is_ascii_digit() && continues_code(b, i) {
             i += 1;
@@ -526,7 +529,9 @@ fn phones(text: &str, hits: &mut Vec<Hit>) {
                 (9..=11).contains(&n) && seps >= 1 && !digits.starts_with("00") && !sizes.iter().all(|&s| s == 3) && sizes != [3, 2, 4]
             } else {
                 let nanp_shape = sizes == [3, 3, 4] || paren && sizes.len() >= 2 && tail(2);
-                (nanp(&digits) && nanp_shape) || (n == 11 && digits.starts_with('1') && sizes == [1, 3, 3, 4] && nanp(&digits[1..])) || (n == 12 && sizes.len() == 4 && tail(3) && sizes[1] == 3 && nanp(&digits[2..]))
+                (nanp(&digits) && nanp_shape)
+                    || (n == 11 && digits.starts_with('1') && sizes == [1, 3, 3, 4] && nanp(&digits[1..]))
+                    || (n == 12 && sizes.len() == 4 && tail(3) && sizes[1] == 3 && nanp(&digits[2..]))
             }
         };
         if ok && digits.len() >= 8 {

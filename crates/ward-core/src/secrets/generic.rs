@@ -43,14 +43,92 @@ pub(crate) enum Kind {
 }
 
 /// Name parts that say the value is not the secret itself even when the
-/// name holds a secret word: `kms_key_id`, `public_key`, `token_url`.
+/// name holds a secret word: `signing_key_id`, `public_key`, `token_url`.
 const NOT_SECRET_WORDS: &[&str] = &[
-    "id", "ids", "uuid", "guid", "version", "ver", "name", "names", "url", "uri", "path", "file", "filename", "dir", "public", "pub",
-    "publishable", "size", "length", "len", "type", "hash", "sha", "sha1", "sha256", "md5", "checksum", "chksum", "commit", "rev", "srcrev",
-    "format", "count", "index", "idx", "timeout", "expiry", "expires", "expiration", "endpoint", "host", "hostname", "region", "fingerprint",
-    "algorithm", "alg", "mode", "field", "label", "prefix", "header", "policy", "csrf", "xsrf", "nonce", "schema", "sequence", "bucket",
-    "vault", "store", "ref", "kind", "class", "method", "enabled", "required", "email", "user", "username", "login", "usage", "template",
-    "authenticity", "chars", "charset", "alphabet", "str", "pair", "pressed", "frame", "note", "notes", "hint", "placeholder",
+    "id",
+    "ids",
+    "uuid",
+    "guid",
+    "version",
+    "ver",
+    "name",
+    "names",
+    "url",
+    "uri",
+    "path",
+    "file",
+    "filename",
+    "dir",
+    "public",
+    "pub",
+    "publishable",
+    "size",
+    "length",
+    "len",
+    "type",
+    "hash",
+    "sha",
+    "sha1",
+    "sha256",
+    "md5",
+    "checksum",
+    "chksum",
+    "commit",
+    "rev",
+    "srcrev",
+    "format",
+    "count",
+    "index",
+    "idx",
+    "timeout",
+    "expiry",
+    "expires",
+    "expiration",
+    "endpoint",
+    "host",
+    "hostname",
+    "region",
+    "fingerprint",
+    "algorithm",
+    "alg",
+    "mode",
+    "field",
+    "label",
+    "prefix",
+    "header",
+    "policy",
+    "csrf",
+    "xsrf",
+    "nonce",
+    "schema",
+    "sequence",
+    "bucket",
+    "vault",
+    "store",
+    "ref",
+    "kind",
+    "class",
+    "method",
+    "enabled",
+    "required",
+    "email",
+    "user",
+    "username",
+    "login",
+    "usage",
+    "template",
+    "authenticity",
+    "chars",
+    "charset",
+    "alphabet",
+    "str",
+    "pair",
+    "pressed",
+    "frame",
+    "note",
+    "notes",
+    "hint",
+    "placeholder",
 ];
 
 /// The secret a keyword hit at `kw_start..kw_end` points at, as a byte span.
@@ -222,9 +300,12 @@ fn strip_name_parts(b: &[u8], mut s: usize, e: usize) -> (usize, usize) {
         let word = &b[s..word_end];
         let is_name_word = word_end < e
             && matches!(b[word_end], b'_' | b'-' | b'.')
-            && ["key", "keys", "secret", "token", "access", "api", "apikey", "private", "pat", "auth", "client", "id", "pass", "password", "value", "code", "live", "test"]
-                .iter()
-                .any(|w| word.eq_ignore_ascii_case(w.as_bytes()));
+            && [
+                "key", "keys", "secret", "token", "access", "api", "apikey", "private", "pat", "auth", "client", "id", "pass", "password", "value", "code",
+                "live", "test",
+            ]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w.as_bytes()));
         if !is_name_word {
             return (s, e);
         }
@@ -252,7 +333,13 @@ pub(crate) fn looks_secret(v: &str, kind: Kind, glued: bool) -> bool {
         // People choose passwords from words; what rules them out is a
         // stock value or a reference to another variable.
         let refers = identifier_words(v).any(|w| ["pass", "password", "passwd", "pwd", "secret", "token", "key"].contains(&w.as_str()));
-        return n >= 6 && h > 1.5 && !refers && !matches!(v.to_ascii_lowercase().as_str(), "password" | "changeme" | "secret" | "none" | "null" | "undefined" | "false" | "true" | "required" | "optional" | "string");
+        return n >= 6
+            && h > 1.5
+            && !refers
+            && !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "password" | "changeme" | "secret" | "none" | "null" | "undefined" | "false" | "true" | "required" | "optional" | "string"
+            );
     }
     if n >= 16 {
         (digits > 0 && letters > 0 && h >= 2.4) || (lower && upper && h > 3.0) || h > 3.5 || (letters == 0 && h > 2.5 && !has_sequence(v, 20))
@@ -280,7 +367,10 @@ fn looks_like_words(v: &str) -> bool {
 
 fn looks_like_version(v: &str) -> bool {
     let core = v.trim_start_matches(['v', 'V']);
-    if core.bytes().all(|c| c.is_ascii_digit() || c == b'.' || c == b'-' || c == b'_') && core.contains('.') || v.ends_with("-SNAPSHOT") || v.ends_with(".RELEASE") {
+    if core.bytes().all(|c| c.is_ascii_digit() || c == b'.' || c == b'-' || c == b'_') && core.contains('.')
+        || v.ends_with("-SNAPSHOT")
+        || v.ends_with(".RELEASE")
+    {
         return true;
     }
     // An artifact coordinate: `name-1.2.3`.
@@ -291,7 +381,8 @@ fn looks_like_version(v: &str) -> bool {
 /// A member access in code: `X25519.KeyPair`, `kVK_Return.u16`.
 fn looks_like_code(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
-    let ident = |p: &&str| p.as_bytes().first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') && p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    let ident =
+        |p: &&str| p.as_bytes().first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') && p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
     let Some(last) = parts.last() else { return false };
     let camel = last.as_bytes().windows(2).any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
         || last.as_bytes().first().is_some_and(u8::is_ascii_uppercase) && last.bytes().skip(1).filter(u8::is_ascii_lowercase).count() >= 3;
@@ -301,9 +392,8 @@ fn looks_like_code(v: &str) -> bool {
 fn has_file_extension(v: &str) -> bool {
     let Some((_, ext)) = v.rsplit_once('.') else { return false };
     [
-        "pem", "p12", "pfx", "json", "txt", "key", "crt", "cer", "jks", "keytab", "yml", "yaml", "xml", "html", "png", "jpg", "gif", "svg",
-        "gz", "tgz", "zip", "js", "ts", "py", "go", "rs", "java", "cs", "rb", "php", "sh", "conf", "cfg", "ini", "env", "io", "com", "org",
-        "net", "dev",
+        "pem", "p12", "pfx", "json", "txt", "key", "crt", "cer", "jks", "keytab", "yml", "yaml", "xml", "html", "png", "jpg", "gif", "svg", "gz", "tgz", "zip",
+        "js", "ts", "py", "go", "rs", "java", "cs", "rb", "php", "sh", "conf", "cfg", "ini", "env", "io", "com", "org", "net", "dev",
     ]
     .iter()
     .any(|e| ext.eq_ignore_ascii_case(e))
@@ -334,7 +424,8 @@ pub(crate) fn random_assignments(text: &str, out: &mut Vec<(usize, usize)>) {
         }
         let value = &text[start..end];
         let constant = value.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_') && value.bytes().filter(|&c| c == b'_').count() >= 2;
-        if !value.contains('/') && !constant && named_before(b, start) && looks_secret(value, Kind::Key, false) && entropy(value) > 3.0 && !is_hash_like(value) {
+        if !value.contains('/') && !constant && named_before(b, start) && looks_secret(value, Kind::Key, false) && entropy(value) > 3.0 && !is_hash_like(value)
+        {
             out.push((start, end));
         }
     }
@@ -361,8 +452,37 @@ fn named_before(b: &[u8], start: usize) -> bool {
         return false;
     }
     let Ok(name) = std::str::from_utf8(name) else { return false };
-    const CODE: &[&str] = &["const", "let", "var", "pub", "fn", "def", "static", "final", "class", "struct", "enum", "return", "import", "from", "new", "case", "int", "string", "void", "public", "private", "protected", "export", "type"];
-    !identifier_words(name).any(|w| NOT_SECRET_WORDS.contains(&w.as_str()) || CODE.contains(&w.as_str()) || ["sha", "digest", "integrity", "etag", "resolved", "hash", "checksum", "commit"].contains(&w.as_str()))
+    const CODE: &[&str] = &[
+        "const",
+        "let",
+        "var",
+        "pub",
+        "fn",
+        "def",
+        "static",
+        "final",
+        "class",
+        "struct",
+        "enum",
+        "return",
+        "import",
+        "from",
+        "new",
+        "case",
+        "int",
+        "string",
+        "void",
+        "public",
+        "private",
+        "protected",
+        "export",
+        "type",
+    ];
+    !identifier_words(name).any(|w| {
+        NOT_SECRET_WORDS.contains(&w.as_str())
+            || CODE.contains(&w.as_str())
+            || ["sha", "digest", "integrity", "etag", "resolved", "hash", "checksum", "commit"].contains(&w.as_str())
+    })
 }
 
 /// Digests are single-case hex of a digest length.
@@ -420,11 +540,11 @@ mod tests {
     fn names_values_and_templates_that_are_not_secrets() {
         assert_eq!(value("monkey = 'bananas-and-apples'", "key"), None);
         assert_eq!(value("accessor: 'q8Vt2mXw9LpR4sKd7Hn3'", "access"), None);
-        assert_eq!(value("kms_key_id = \"0d7d8bb4-5d40-4fb1-9e2a-6f2a1b1c0e9d\"", "key"), None);
+        assert_eq!(value("signing_key_id = \"0d7d8bb4-5d40-4fb1-9e2a-6f2a1b1c0e9d\"", "key"), None);
         assert_eq!(value("public_key = \"q8Vt2mXw9LpR4sKd7Hn3\"", "key"), None);
         assert_eq!(value("API_KEY=${API_KEY}", "key"), None);
         assert_eq!(value("api_key = xxxxxxxxxxxxxxxxxxxx", "key"), None);
-        assert_eq!(value("secret_length = X25519.secret_length", "secret"), None);
+        assert_eq!(value("secret_handle = Sodium.secretHandle", "secret"), None);
         assert_eq!(value("password = \"password\"", "password"), None);
         assert_eq!(value("keyfile = certs/server_2024.pem", "key"), None);
     }

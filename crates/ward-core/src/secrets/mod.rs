@@ -221,7 +221,9 @@ impl Detector {
             let style = over.and_then(|a| a.mask).unwrap_or(self.config.mask);
             let matched = text.get(c.span.0..c.span.1).unwrap_or("");
             let message = format!("{} ({}) in {}", c.label, c.severity.as_str(), segment.origin.as_str());
-            out.push(Finding::new(DetectorKind::Secrets, c.rule, segment, Some(c.span), c.score, action, message).with_mask(detect::mask(style, c.label, matched)));
+            out.push(
+                Finding::new(DetectorKind::Secrets, c.rule, segment, Some(c.span), c.score, action, message).with_mask(detect::mask(style, c.label, matched)),
+            );
         }
     }
 
@@ -415,11 +417,14 @@ pub(crate) fn base64url_decode(s: &str) -> Option<Vec<u8>> {
         &base64::alphabet::URL_SAFE,
         GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true).with_decode_padding_mode(DecodePaddingMode::Indifferent),
     );
-    let normalised: String = s.chars().map(|c| match c {
-        '+' => '-',
-        '/' => '_',
-        c => c,
-    }).collect();
+    let normalised: String = s
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
     LENIENT.decode(normalised.as_bytes()).ok()
 }
 

@@ -337,11 +337,7 @@ fn mixed_case(secret: &str, whole: &str) -> bool {
 /// prose, so the regex must not run at each one).
 fn discord_shape(text: &[u8], at: usize) -> bool {
     let token = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-';
-    at >= 24
-        && text.len() > at + 8
-        && text[at - 23..at].iter().all(token)
-        && text[at + 1..at + 7].iter().all(token)
-        && text[at + 7] == b'.'
+    at >= 24 && text.len() > at + 8 && text[at - 23..at].iter().all(token) && text[at + 1..at + 7].iter().all(token) && text[at + 7] == b'.'
 }
 
 fn aws_key_id(secret: &str, _whole: &str) -> bool {
@@ -436,7 +432,18 @@ fn public_ipv4(secret: &str, whole: &str) -> bool {
     let Ok(v) = octets.iter().map(|o| o.parse::<u8>()).collect::<Result<Vec<u8>, _>>() else { return false };
     !matches!(
         (v[0], v[1]),
-        (0, _) | (10, _) | (127, _) | (169, 254) | (172, 16..=31) | (192, 168) | (100, 64..=127) | (224..=255, _) | (192, 0) | (198, 51) | (203, 0) | (198, 18..=19)
+        (0, _)
+            | (10, _)
+            | (127, _)
+            | (169, 254)
+            | (172, 16..=31)
+            | (192, 168)
+            | (100, 64..=127)
+            | (224..=255, _)
+            | (192, 0)
+            | (198, 51)
+            | (203, 0)
+            | (198, 18..=19)
     )
 }
 
@@ -482,9 +489,7 @@ fn jwt(secret: &str, _whole: &str) -> bool {
     let mut parts = secret.split('.');
     let (Some(header), Some(payload)) = (parts.next(), parts.next()) else { return false };
     let json_object = |part: &str| {
-        crate::secrets::base64url_decode(part)
-            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-            .is_some_and(|v| v.is_object())
+        crate::secrets::base64url_decode(part).and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok()).is_some_and(|v| v.is_object())
     };
     json_object(header) && json_object(payload)
 }

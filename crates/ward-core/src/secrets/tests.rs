@@ -18,10 +18,13 @@ fn scan(text: &str) -> Vec<Finding> {
 
 /// Rule ids and matched texts.
 fn hits(text: &str) -> Vec<(String, String)> {
-    scan(text).into_iter().map(|f| {
-        let (a, b) = f.span.unwrap();
-        (f.rule, text[a..b].to_string())
-    }).collect()
+    scan(text)
+        .into_iter()
+        .map(|f| {
+            let (a, b) = f.span.unwrap();
+            (f.rule, text[a..b].to_string())
+        })
+        .collect()
 }
 
 fn assert_rule(text: &str, rule: &str, matched: &str) {
@@ -39,12 +42,14 @@ fn assert_none(text: &str) {
 fn fake(seed: u64, len: usize, alphabet: &str) -> String {
     let a: Vec<char> = alphabet.chars().collect();
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len).map(|_| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        a[(x % a.len() as u64) as usize]
-    }).collect()
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            a[(x % a.len() as u64) as usize]
+        })
+        .collect()
 }
 
 const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -235,7 +240,34 @@ fn min_severity_drops_lower_rules() {
 
 #[test]
 fn never_panics_and_spans_are_char_boundaries() {
-    let pieces = ["é", "€", "😀", "sk-ant-", "AKIA", "ghp_", "-----BEGIN", "eyJ", "://", ":", "@", "=", "key", "password", " ", "\n", "Q~", "AP", ".", "xox", "A", "7", "\"", "AIza", "-u ", "Authorization: Basic "];
+    let pieces = [
+        "é",
+        "€",
+        "😀",
+        "sk-ant-",
+        "AKIA",
+        "ghp_",
+        "-----BEGIN",
+        "eyJ",
+        "://",
+        ":",
+        "@",
+        "=",
+        "key",
+        "password",
+        " ",
+        "\n",
+        "Q~",
+        "AP",
+        ".",
+        "xox",
+        "A",
+        "7",
+        "\"",
+        "AIza",
+        "-u ",
+        "Authorization: Basic ",
+    ];
     let mut x: u64 = 0x1234_5678;
     for _ in 0..3000 {
         let mut s = String::new();

@@ -50,11 +50,14 @@ if [ -n "$want" ]; then
   fi
 fi
 
-# Debian's chromium for the browser-extension test.
-if ! [ -x /usr/bin/chromium ]; then
-  say "apt-get install chromium"
+# Debian's chromium (browser-extension test) and wrk (Envoy load run).
+missing=""
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+[ -x /usr/bin/wrk ] || missing="$missing wrk"
+if [ -n "$missing" ]; then
+  say "apt-get install$missing"
   apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q $missing >/dev/null
 fi
 
 # PyYAML reads the Istio WasmPlugin manifest in host-tests/istio.

@@ -93,8 +93,10 @@ fn module() -> FilterModule {
 }
 
 fn exchange() -> ward_host::Exchange {
-    let line = r#"{"name":"x","request":{"path":"/v1/x?q=1","headers":[["content-type","application/json"]],"body":"{}"},
-                  "response":{"headers":[["content-type","text/plain"]],"chunks":["secret ","stuff"]}}"#;
+    let line = concat!(
+        r#"{"name":"x","request":{"path":"/v1/x?q=1","headers":[["content-type","application/json"]],"body":"{}"},"#,
+        r#""response":{"headers":[["content-type","text/plain"]],"chunks":["secret ","stuff"]}}"#
+    );
     exchange::parse_jsonl(line).unwrap().remove(0)
 }
 

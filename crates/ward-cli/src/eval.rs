@@ -295,7 +295,8 @@ fn eval_file(path: &Path, root: &Path, which: Which, split: Split, detectors: &D
             let a = detectors.injection.assess(text, origin);
             let id = row.get("id").and_then(Value::as_str).unwrap_or("");
             let start: String = text.chars().take(300).collect::<String>().replace('\n', " / ");
-            eprintln!("{} {id} label={} score={:.2} lex={:.2} model={:.2} {:?}: {start}", report.path, u8::from(label), a.score, a.lexicon, a.model, a.family);
+            let hits: Vec<String> = detectors.injection.explain(text, origin).into_iter().map(|(_, w, p)| format!("{p:?}={w}")).collect();
+            eprintln!("{} {id} label={} score={:.2} lex={:.2} model={:.2} {:?} [{}]: {start}", report.path, u8::from(label), a.score, a.lexicon, a.model, a.family, hits.join(" "));
         }
         for key in SLICE_KEYS {
             if let Some(v) = row.get(key).and_then(Value::as_str) {

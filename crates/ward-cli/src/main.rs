@@ -12,6 +12,7 @@ mod pin;
 mod report;
 mod sbom;
 mod scan;
+mod sign;
 mod verify;
 
 #[derive(Parser)]
@@ -39,6 +40,10 @@ enum Command {
     Sbom(sbom::Args),
     /// Print the policy fragment pinning every tool of a saved MCP tools/list response.
     Pin(pin::Args),
+    /// Create an Ed25519 key pair for signing policies.
+    Keygen(sign::KeygenArgs),
+    /// Sign a policy: prints the signed envelope (docs/security.md).
+    Sign(sign::SignArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +57,8 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Sbom(args) => sbom::run(args),
         Command::Pin(args) => pin::run(args),
+        Command::Keygen(args) => sign::keygen(args),
+        Command::Sign(args) => sign::sign(args),
     };
     match result {
         Ok(code) => code,

@@ -25,6 +25,9 @@ pub struct Envelope {
     pub path: String,
     /// Content type of this message's body.
     pub content_type: String,
+    /// The body's `Content-Encoding` header (empty: not encoded). gzip and
+    /// deflate are decoded before inspection; see [`Engine::decode_body`].
+    pub content_encoding: String,
     /// Id that ties the block answer, the audit event and the host's logs.
     pub request_id: String,
     pub agent: Option<String>,
@@ -212,6 +215,11 @@ impl Engine {
         if let Some(missing) = self.tools.identity_finding(env) {
             return alone(self.decide(env, env.api(), vec![missing], body.len(), None, None));
         }
+        let decoded = match self.decode_body(env, body) {
+            Ok(decoded) => decoded,
+            Err(decision) => return alone(decision),
+        };
+        let body: &[u8] = &decoded;
         if env.is_event_stream() {
             let (decision, session) = crate::stream::inspect_whole(self, env, body, session);
             return Inspection { decision, session, model: None };
@@ -261,6 +269,43 @@ impl Engine {
     /// the final [`StreamStep`] carries the state to store.
     pub fn stream_session(&self, env: &Envelope, session: Option<&SessionState>) -> StreamGuard {
         StreamGuard::new(env.clone()).with_session(session.cloned())
+    }
+
+    /// The body as inspection sees it: decoded when `env.content_encoding`
+    /// names gzip or deflate, within the policy's body limit and
+    /// decompression ratio. `Err` is the decision for a body that cannot be
+    /// decoded: a bomb is blocked, an unreadable encoding follows
+    /// `on_unknown_encoding`, corrupt bytes follow `on_malformed`.
+    /// A redaction of a decoded body is returned decoded: hosts drop the
+    /// `Content-Encoding` header (the filter does so up front).
+    pub fn decode_body<'a>(&self, env: &Envelope, body: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, Decision> {
+        use crate::encoding::{decode, DecodeError};
+        if !crate::encoding::is_encoded(&env.content_encoding) {
+            return Ok(std::borrow::Cow::Borrowed(body));
+        }
+        let limit = match env.direction {
+            Direction::Request => self.policy.limits.max_request_bytes,
+            Direction::Response => self.policy.limits.max_response_bytes,
+        };
+        let seg = Segment::new(String::new(), Origin::User, "");
+        let finding = |rule: &str, action: Action, message: String| Finding::new(DetectorKind::Format, rule, &seg, None, 1.0, action, message);
+        decode(&env.content_encoding, body, limit, self.policy.limits.max_decompression_ratio).map_err(|e| match e {
+            DecodeError::Unsupported(name) => {
+                let action = match self.policy.on_unknown_encoding {
+                    crate::policy::UnknownEncoding::Block => Action::Block,
+                    crate::policy::UnknownEncoding::Allow => Action::Log,
+                };
+                let f = finding("format.unknown_encoding", action, format!("content-encoding `{name}` cannot be inspected"));
+                self.decide(env, env.api(), vec![f], body.len(), None, None)
+            }
+            DecodeError::Ratio { encoded, limit, ratio } => {
+                let message = format!("decompression bomb: {encoded} encoded bytes expand past {limit} bytes (ratio limit {ratio}:1)");
+                let f = Finding::new(DetectorKind::Policy, "limits.decompression", &seg, None, 1.0, Action::Block, message);
+                self.decide(env, env.api(), vec![f], body.len(), None, None)
+            }
+            DecodeError::Oversize { limit } => self.oversize(env, limit.saturating_add(1)),
+            DecodeError::Corrupt { encoding, why } => self.malformed(env, env.api(), body.len(), &format!("body is not valid {encoding}: {why}")),
+        })
     }
 
     /// The decision for a body larger than the policy's limit.
@@ -354,7 +399,7 @@ impl Engine {
 
 fn block_status(direction: Direction, rule: &str) -> u16 {
     match (direction, rule) {
-        (Direction::Request, "limits.oversize") => 413,
+        (Direction::Request, "limits.oversize" | "limits.decompression") => 413,
         (Direction::Request, "format.malformed") => 400,
         (Direction::Request, _) => 403,
         (Direction::Response, _) => 502,

@@ -24,6 +24,7 @@
 
 pub mod audit;
 pub mod detect;
+pub mod encoding;
 pub mod engine;
 pub mod finding;
 pub mod injection;
@@ -32,6 +33,7 @@ pub mod policy;
 pub mod reply;
 pub mod secrets;
 pub mod segment;
+pub mod signing;
 pub mod sse;
 pub mod stream;
 mod text;

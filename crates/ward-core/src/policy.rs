@@ -30,6 +30,10 @@ pub struct Policy {
     /// Default: allow (and log), so a guardrail in front of a whole gateway
     /// does not break unrelated routes; set `block` to fail closed.
     pub on_unknown_api: UnknownApi,
+    /// A body in a `Content-Encoding` Ward cannot decode (anything but
+    /// gzip and deflate). Default: block; `allow` passes it uninspected,
+    /// logged.
+    pub on_unknown_encoding: UnknownEncoding,
     pub injection: injection::Config,
     pub secrets: secrets::Config,
     pub pii: pii::Config,
@@ -57,6 +61,17 @@ pub enum UnknownApi {
     Block,
 }
 
+/// What happens to a body whose encoding Ward cannot read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownEncoding {
+    /// Fail closed (the default): an unread body is not vouched for.
+    #[default]
+    Block,
+    /// Pass it on uninspected and record an audit event.
+    Allow,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
@@ -75,11 +90,14 @@ pub struct Limits {
     /// What happens to a body over its limit: `block` (413/502 to the
     /// client) or `allow` (pass it uninspected, logged).
     pub on_oversize: Action,
+    /// Largest decoded size of a gzip/deflate body, as a multiple of its
+    /// encoded size; past it the body is refused as a decompression bomb.
+    pub max_decompression_ratio: u32,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_request_bytes: 1 << 20, max_response_bytes: 4 << 20, on_oversize: Action::Block }
+        Limits { max_request_bytes: 1 << 20, max_response_bytes: 4 << 20, on_oversize: Action::Block, max_decompression_ratio: 100 }
     }
 }
 
@@ -146,6 +164,9 @@ impl Policy {
         }
         if self.limits.max_response_bytes == 0 {
             return Err(("limits.max_response_bytes".into(), "must be greater than 0".into()));
+        }
+        if self.limits.max_decompression_ratio == 0 {
+            return Err(("limits.max_decompression_ratio".into(), "must be greater than 0".into()));
         }
         for (name, action) in [("on_oversize", self.limits.on_oversize)] {
             if !matches!(action, Action::Block | Action::Allow | Action::Log) {

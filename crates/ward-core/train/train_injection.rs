@@ -22,6 +22,12 @@ use std::path::{Path, PathBuf};
 use ward_core::injection::model::{self, for_each_token, HEADER_LEN, MAGIC, WINDOW};
 use ward_core::injection::normalise;
 
+#[path = "synthetic.rs"]
+mod synthetic;
+
+/// Synthetic rows per template (see `synthetic.rs`).
+const SYNTHETIC_PER_TEMPLATE: usize = 40;
+
 const DIM_BITS: u32 = 18;
 const EPOCHS: usize = 20;
 const WARMUP: usize = 2;
@@ -168,7 +174,14 @@ fn load(dir: &Path) -> (Vec<Example>, Vec<String>) {
                 continue;
             }
             let label = if row.get("label").and_then(|v| v.as_i64()) == Some(1) { 1.0 } else { 0.0 };
-            let text = row.get("text").and_then(|v| v.as_str()).unwrap_or("");
+            let mut text = row.get("text").and_then(|v| v.as_str()).unwrap_or("");
+            // A poisoned document is a clean one (also in the corpus, as a
+            // negative) plus the inserted attack: training on the attack
+            // alone keeps the model from learning the carrier (tables,
+            // e-mail headers) as a sign of injection.
+            if let Some(attack) = row.get("attack_str").and_then(|v| v.as_str()).filter(|a| label > 0.5 && text.contains(*a)) {
+                text = attack;
+            }
             let key = format!("{stem}:{}", label as u8);
             let next_id = groups.len();
             let group = *groups.entry(key).or_insert(next_id);
@@ -176,6 +189,14 @@ fn load(dir: &Path) -> (Vec<Example>, Vec<String>) {
             for_each_token(&normalise(text).text, 32 - DIM_BITS, |u, b| tokens.push((u, b)));
             examples.push(Example { group, label, tokens });
         }
+    }
+    for (text, positive) in synthetic::rows(0x5EED_1A7E_0F00_D5E1, SYNTHETIC_PER_TEMPLATE) {
+        let key = format!("synthetic:{}", u8::from(positive));
+        let next_id = groups.len();
+        let group = *groups.entry(key).or_insert(next_id);
+        let mut tokens = Vec::new();
+        for_each_token(&normalise(&text).text, 32 - DIM_BITS, |u, b| tokens.push((u, b)));
+        examples.push(Example { group, label: if positive { 1.0 } else { 0.0 }, tokens });
     }
     eprintln!("{} training rows, {held_out} held out", examples.len());
     let mut names = vec![String::new(); groups.len()];

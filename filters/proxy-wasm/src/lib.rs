@@ -9,8 +9,10 @@ use std::time::UNIX_EPOCH;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
-use ward_core::{AuditChain, AuditEvent, Decision, Direction, Engine, Envelope, StreamGuard, Verdict};
+use proxy_wasm::types::{Action, ContextType, LogLevel, MapType, MetricType, Status};
+use ward_core::tools::store::{self, SessionKey};
+use ward_core::tools::{metadata, Facts};
+use ward_core::{AuditChain, AuditEvent, Decision, Direction, Engine, Envelope, SessionState, StreamGuard, Verdict};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -53,6 +55,10 @@ impl Shared {
     }
 }
 
+/// Shared-data key (per VM id) holding the highest signed policy version
+/// accepted so far, in decimal.
+const HIGHEST_VERSION_KEY: &str = "ward.policy.highest_version";
+
 struct WardRoot {
     context_id: u32,
     shared: Option<Rc<Shared>>,
@@ -64,12 +70,22 @@ impl RootContext for WardRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         let config = self.get_plugin_configuration().unwrap_or_default();
         let config = if config.iter().all(u8::is_ascii_whitespace) { b"{}".to_vec() } else { config };
-        match Engine::from_json(&config) {
-            Ok(engine) => {
-                let chain_id = format!("ward-{}-{}", now_ms(self.get_current_time()), self.context_id);
+        let now = now_ms(self.get_current_time());
+        let chain_id = format!("ward-{now}-{}", self.context_id);
+        // The highest signed version any configuration of this VM accepted:
+        // a reload may not go below it (anti-rollback).
+        let (seen, cas) = self.get_shared_data(HIGHEST_VERSION_KEY);
+        let highest = seen.and_then(|b| String::from_utf8(b).ok()).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+        match ward_core::signing::load_config(&config, now, highest) {
+            Ok(loaded) => {
+                if let Some(version) = loaded.version.filter(|v| *v > highest) {
+                    self.set_shared_data(HIGHEST_VERSION_KEY, Some(version.to_string().as_bytes()), cas).ok();
+                }
+                let engine = Engine::new(loaded.policy);
+                let signed = loaded.version.map(|v| format!(" signed version {v}")).unwrap_or_default();
                 proxy_wasm::hostcalls::log(
                     LogLevel::Info,
-                    &format!("ward: policy loaded, sha256:{} chain {chain_id}", engine.policy_digest()),
+                    &format!("ward: policy loaded, sha256:{}{signed} chain {chain_id}", engine.policy_digest()),
                 )
                 .ok();
                 self.shared = Some(Rc::new(Shared {
@@ -82,7 +98,10 @@ impl RootContext for WardRoot {
             Err(e) => {
                 // Refusing the configuration keeps Envoy from running this
                 // filter unprotected (with fail_open: false it will not start).
-                proxy_wasm::hostcalls::log(LogLevel::Critical, &format!("ward: policy rejected: {e}")).ok();
+                let reason = e.to_string();
+                proxy_wasm::hostcalls::log(LogLevel::Critical, &format!("ward: policy rejected: {reason}")).ok();
+                let event = AuditChain::new(chain_id).seal(ward_core::signing::rejection_event(&reason, now));
+                proxy_wasm::hostcalls::log(LogLevel::Info, &format!("ward-audit {}", event.to_json_line())).ok();
                 false
             }
         }
@@ -90,7 +109,16 @@ impl RootContext for WardRoot {
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         let shared = self.shared.clone()?;
-        Some(Box::new(WardHttp { shared, request: Envelope::default(), response: Envelope::default(), stream: None, done: false }))
+        Some(Box::new(WardHttp {
+            shared,
+            request: Envelope::default(),
+            response: Envelope::default(),
+            stream: None,
+            session_key: None,
+            session: None,
+            model: None,
+            done: false,
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -103,6 +131,12 @@ struct WardHttp {
     request: Envelope,
     response: Envelope,
     stream: Option<StreamGuard>,
+    /// Where the session's state is stored, when the request names a session.
+    session_key: Option<SessionKey>,
+    /// The session's state as this exchange last saw it, for its response.
+    session: Option<SessionState>,
+    /// The model the request asked for (the response's `Envelope::model`).
+    model: Option<String>,
     /// A block was answered; nothing more to inspect.
     done: bool,
 }
@@ -116,22 +150,26 @@ impl HttpContext for WardHttp {
             direction: Direction::Request,
             path: header(":path"),
             content_type: header("content-type"),
+            content_encoding: header("content-encoding"),
             request_id: header("x-request-id"),
             upstream: header(":authority"),
             time_ms: now_ms(self.get_current_time()),
             ..Envelope::default()
         };
-        for path in [vec!["metadata"], vec!["metadata", "filter_metadata"], vec!["metadata", "filter_metadata", "envoy.filters.http.jwt_authn"], vec!["metadata", "filter_metadata", "envoy.filters.http.jwt_authn", "ward_jwt"], vec!["metadata", "filter_metadata", "envoy.filters.http.jwt_authn", "ward_jwt", "sub"], vec!["metadata", "filter_metadata", "envoy.filters.http.jwt_authn", "ward_jwt", "n"]] {
-            let r = hostcalls::get_property(path.clone());
-            proxy_wasm::hostcalls::log(LogLevel::Info, &format!("ward-probe {path:?} {:?}", r)).ok();
-        }
+        let identity = self.shared.engine.resolve_identity(&HostFacts);
+        (self.request.agent, self.request.task, self.request.session) = (identity.agent, identity.task, identity.session);
+        self.session_key = SessionKey::new(&self.request, self.shared.engine.access().session_limits());
         if end_of_stream {
-            let decision = self.shared.engine.inspect(&self.request, b"");
-            return self.apply(decision, Direction::Request);
+            return self.inspect(Direction::Request, b"");
         }
         // The body may be rewritten (redaction), so its length may change;
         // the upstream codec frames it anew.
         self.set_http_request_header("content-length", None);
+        if decoded_here(&self.request) {
+            // Headers leave before the body is read: a gzip/deflate body is
+            // always forwarded decoded (docs/security.md).
+            self.set_http_request_header("content-encoding", None);
+        }
         Action::Continue
     }
 
@@ -147,8 +185,7 @@ impl HttpContext for WardHttp {
             return Action::Pause;
         }
         let body = self.get_http_request_body(0, body_size).unwrap_or_default();
-        let decision = self.shared.engine.inspect(&self.request, &body);
-        self.apply(decision, Direction::Request)
+        self.inspect(Direction::Request, &body)
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, end_of_stream: bool) -> Action {
@@ -160,18 +197,27 @@ impl HttpContext for WardHttp {
             self.set_http_response_header("x-ward-request-id", Some(&self.request.request_id.clone()));
         }
         let content_type = self.get_http_response_header("content-type").unwrap_or_default();
+        let content_encoding = self.get_http_response_header("content-encoding").unwrap_or_default();
         self.response = Envelope {
             direction: Direction::Response,
             content_type,
+            content_encoding,
             time_ms: now_ms(self.get_current_time()),
+            model: self.model.clone(),
             ..self.request.clone()
         };
         if end_of_stream {
             return Action::Continue;
         }
         self.set_http_response_header("content-length", None);
-        if self.response.is_event_stream() {
-            self.stream = Some(self.shared.engine.stream(&self.response));
+        if decoded_here(&self.response) {
+            self.set_http_response_header("content-encoding", None);
+        }
+        // An encoded stream cannot be inspected chunk by chunk: it is
+        // buffered and inspected whole below.
+        if self.response.is_event_stream() && !ward_core::encoding::is_encoded(&self.response.content_encoding) {
+            self.session = self.load_session(self.response.time_ms);
+            self.stream = Some(self.shared.engine.stream_session(&self.response, self.session.as_ref()));
             return Action::Continue;
         }
         // Envoy sends response headers on as soon as this returns (pausing
@@ -190,6 +236,8 @@ impl HttpContext for WardHttp {
             self.set_http_response_body(0, body_size, &step.emit);
             if let Some(decision) = step.decision {
                 self.shared.record(&decision);
+                let base = self.session.take();
+                self.settle_session(base, step.session, self.response.time_ms);
             }
             self.stream = Some(guard);
             return Action::Continue;
@@ -205,12 +253,77 @@ impl HttpContext for WardHttp {
             return Action::Pause;
         }
         let body = self.get_http_response_body(0, body_size).unwrap_or_default();
-        let decision = self.shared.engine.inspect(&self.response, &body);
-        self.apply(decision, Direction::Response)
+        self.inspect(Direction::Response, &body)
     }
 }
 
 impl WardHttp {
+    /// Inspects a whole body within its session and carries out the verdict.
+    /// A gzip/deflate body is decoded first and, if allowed, forwarded
+    /// decoded (its `content-encoding` header is already gone).
+    fn inspect(&mut self, direction: Direction, body: &[u8]) -> Action {
+        let env = if direction == Direction::Request { &self.request } else { &self.response };
+        let mut decoded = None;
+        if decoded_here(env) {
+            match self.shared.engine.decode_body(env, body) {
+                Ok(plain) => decoded = Some(plain.into_owned()),
+                Err(decision) => return self.apply(decision, direction),
+            }
+        }
+        let plain_env;
+        let (env, body) = match &decoded {
+            Some(plain) => {
+                plain_env = Envelope { content_encoding: String::new(), ..env.clone() };
+                (&plain_env, plain.as_slice())
+            }
+            None => (env, body),
+        };
+        let now = env.time_ms;
+        let base = self.load_session(now);
+        let inspection = self.shared.engine.inspect_session(env, body, base.as_ref());
+        if let (Some(plain), Verdict::Allow) = (&decoded, &inspection.decision.verdict) {
+            match direction {
+                Direction::Request => self.set_http_request_body(0, usize::MAX, plain),
+                Direction::Response => self.set_http_response_body(0, usize::MAX, plain),
+            }
+        }
+        if direction == Direction::Request {
+            self.model = inspection.model;
+        }
+        self.settle_session(base, inspection.session, now);
+        self.apply(inspection.decision, direction)
+    }
+
+    /// The session's state: what the store holds for it, else what this
+    /// exchange carried (no session key, or its slot was taken over).
+    fn load_session(&self, now: u64) -> Option<SessionState> {
+        let stored = self.session_key.as_ref().and_then(|key| {
+            let (bytes, _) = self.get_shared_data(key.slot());
+            key.read(&bytes?, now)
+        });
+        stored.or_else(|| self.session.clone())
+    }
+
+    /// Keeps the state for this exchange's response and stores it when the
+    /// engine says it changed, folding in writes that raced with it.
+    fn settle_session(&mut self, base: Option<SessionState>, next: Option<SessionState>, now: u64) {
+        let Some(next) = next else {
+            self.session = base;
+            return;
+        };
+        if let Some(key) = &self.session_key {
+            for _ in 0..MAX_STORE_ATTEMPTS {
+                let (bytes, cas) = self.get_shared_data(key.slot());
+                let current = bytes.and_then(|b| key.read(&b, now));
+                let merged = store::merge(base.as_ref(), &next, current.as_ref(), now);
+                if self.set_shared_data(key.slot(), Some(&key.encode(&merged)), cas) != Err(Status::CasMismatch) {
+                    break;
+                }
+            }
+        }
+        self.session = Some(next);
+    }
+
     fn apply(&mut self, decision: Decision, direction: Direction) -> Action {
         self.shared.record(&decision);
         match &decision.verdict {
@@ -240,6 +353,44 @@ impl WardHttp {
             }
         }
     }
+}
+
+/// Writes of a session's state that lost a compare-and-swap race are
+/// retried this often; past that, the last update is lost (its taints
+/// still apply to this exchange).
+const MAX_STORE_ATTEMPTS: usize = 4;
+
+/// The filter that verifies JWTs and where it puts their payloads.
+const JWT_AUTHN: &str = "envoy.filters.http.jwt_authn";
+
+/// What the policy's identity sources may read from Envoy.
+struct HostFacts;
+
+impl Facts for HostFacts {
+    fn header(&self, name: &str) -> Option<String> {
+        let raw = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name).ok()??;
+        String::from_utf8(raw).ok()
+    }
+
+    /// Envoy cannot serialize `metadata.filter_metadata.<filter>.<key>`
+    /// (a map: `SerializationFailure`), so the whole `Metadata` message is
+    /// read and decoded in the engine (`tools::metadata`). Dynamic metadata
+    /// is set by filters only, never by the client.
+    fn jwt_payload(&self, payload_in_metadata: &str) -> Option<serde_json::Value> {
+        let raw = hostcalls::get_property(vec!["metadata"]).ok()??;
+        metadata::filter_value(&raw, JWT_AUTHN, payload_in_metadata)
+    }
+
+    fn peer_uri_san(&self) -> Option<String> {
+        let raw = hostcalls::get_property(vec!["connection", "uri_san_peer_certificate"]).ok()??;
+        String::from_utf8(raw).ok()
+    }
+}
+
+/// True when Ward decodes this message's body (gzip or deflate), so the
+/// filter forwards it decoded without its `content-encoding` header.
+fn decoded_here(env: &Envelope) -> bool {
+    ward_core::encoding::is_encoded(&env.content_encoding) && ward_core::encoding::is_supported(&env.content_encoding)
 }
 
 fn now_ms(t: std::time::SystemTime) -> u64 {

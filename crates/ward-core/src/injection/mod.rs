@@ -88,7 +88,7 @@ pub struct OriginThresholds {
 
 /// Default thresholds, chosen on the training split (see docs/detection.md).
 pub const TRUSTED_THRESHOLD: f32 = 3.0;
-pub const UNTRUSTED_THRESHOLD: f32 = 2.0;
+pub const UNTRUSTED_THRESHOLD: f32 = 1.0;
 
 impl Default for OriginThresholds {
     fn default() -> OriginThresholds {
@@ -166,7 +166,9 @@ impl Config {
 }
 
 /// The model's logit is added to the lexicon weights; the lexicon's sum is
-/// capped so one long jailbreak cannot overflow into nonsense scores.
+/// capped so one long jailbreak cannot overflow into nonsense scores. The
+/// model may lower a score only a little (its floor): a phrase the lexicon
+/// knows for certain must not be vetoed by benign-looking context.
 const LEXICON_CAP: f32 = 24.0;
 const MODEL_FLOOR: f32 = -1.5;
 
@@ -203,8 +205,25 @@ impl Detector {
     pub fn assess(&self, text: &str, origin: Origin) -> Assessment {
         let untrusted = origin.is_untrusted();
         let norm = normalise::normalise(text);
+        // One token pass feeds both the model's windows and the lexicon's
+        // candidate filter.
+        let mut candidates = Vec::new();
+        let model = match &self.model {
+            Some(m) => {
+                let mut windows = m.windows();
+                model::tokens(norm.text.as_bytes(), |t| {
+                    windows.push(&t);
+                    self.lexicon.observe(&t, &mut candidates);
+                });
+                windows.logit().max(MODEL_FLOOR)
+            }
+            None => {
+                model::tokens(norm.text.as_bytes(), |t| self.lexicon.observe(&t, &mut candidates));
+                0.0
+            }
+        };
         let mut hits = Vec::new();
-        self.lexicon.scan(&norm.text, untrusted, &mut hits);
+        self.lexicon.verify(&norm.text, &candidates, untrusted, &mut hits);
         let mut encoded = false;
         for &(a, b) in norm.encoded_runs.iter().take(decode::MAX_RUNS) {
             let Some(decoded) = text.get(a..b).and_then(decode::decode_run) else { continue };
@@ -213,13 +232,19 @@ impl Detector {
             encoded |= hits.len() > before;
         }
         let lexicon: f32 = hits.iter().map(|h| h.weight).sum::<f32>().min(LEXICON_CAP);
-        // The model may lower a score only a little: a phrase the lexicon
-        // knows for certain must not be vetoed by benign-looking context.
-        let model = self.model.as_ref().map(|m| m.score(&norm.text).max(MODEL_FLOOR)).unwrap_or(0.0);
         let strongest = hits.iter().max_by(|a, b| a.weight.total_cmp(&b.weight));
         let family = strongest.filter(|h| h.weight >= model).map(|h| h.family);
         let hidden = if untrusted { norm.hidden.any() } else { norm.hidden.tag_chars >= 4 || norm.hidden.zero_width_in_words >= 3 };
         Assessment { score: lexicon + model, lexicon, model, family, encoded: encoded && family.is_some(), hidden }
+    }
+
+    /// The lexicon hits in `text` as if from `origin`: rule, weight and the
+    /// normalised text matched (for error analysis in `ward eval`).
+    pub fn explain(&self, text: &str, origin: Origin) -> Vec<(&'static str, f32, String)> {
+        let norm = normalise::normalise(text);
+        let mut hits = Vec::new();
+        self.lexicon.scan(&norm.text, origin.is_untrusted(), &mut hits);
+        hits.iter().map(|h| (h.family.rule(), h.weight, norm.text.get(h.start..h.end).unwrap_or("").to_string())).collect()
     }
 
     pub fn scan(&self, segment: &Segment, _direction: Direction, out: &mut Vec<Finding>) {

@@ -55,68 +55,127 @@ impl Model {
 
     /// The logit of the best window of `normalised` text.
     pub fn score(&self, normalised: &str) -> f32 {
-        let w = self.weights;
-        let mut ring = [0i32; WINDOW];
-        let mut pos = 0usize;
-        let mut sum = 0i32;
-        let mut best = i32::MIN;
-        for_each_token(normalised, self.shift, |uni, bi| {
-            let c = i32::from(w.get(uni as usize).copied().unwrap_or(0) as i8) + i32::from(w.get(bi as usize).copied().unwrap_or(0) as i8);
-            let slot = pos % WINDOW;
-            sum += c - ring[slot];
-            ring[slot] = c;
-            pos += 1;
-            if sum > best {
-                best = sum;
-            }
-        });
-        if best == i32::MIN {
-            best = 0;
-        }
-        self.bias + self.scale * best as f32
+        let mut w = self.windows();
+        tokens(normalised.as_bytes(), |t| w.push(&t));
+        w.logit()
+    }
+
+    /// A fresh window state, for callers that feed tokens themselves.
+    pub fn windows(&self) -> Windows<'_> {
+        Windows { model: self, ring: [0; WINDOW], slot: 0, sum: 0, best: i32::MIN }
     }
 }
 
 const STRUCTURAL_SEED: u64 = 0x51_7cc1_b727_220a;
+/// The hash the first token's bigram pairs with: "start of text".
+const START: u32 = 0x2545_F491;
 
-#[inline]
+#[inline(always)]
 fn finish(h: u64) -> u32 {
     let h = (h ^ (h >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (h >> 32) as u32
 }
 
-/// Calls `f(unigram, bigram)` feature indices (already reduced to
-/// `32 - shift` bits) for every token of normalised text. Tokens are runs
+/// The full 32-bit hash of the token pair (`prev`, `t`).
+#[inline(always)]
+pub fn bigram(prev: u32, t: u32) -> u32 {
+    ((prev.rotate_left(11) ^ t).wrapping_mul(0x85EB_CA6B) ^ 0x68E3_1DA4).wrapping_mul(0xC2B2_AE35)
+}
+
+/// One token of normalised text: its hash, the hash of it paired with the
+/// token before, and where the two start (byte offsets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub hash: u32,
+    pub bigram: u32,
+    pub start: usize,
+    pub prev_start: usize,
+}
+
+/// Bytes that belong to a word token: ASCII letters and digits and every
+/// byte of a non-ASCII char.
+static WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || b >= 0x80;
+        i += 1;
+    }
+    t
+};
+
+#[inline(always)]
+pub fn is_word_byte(b: u8) -> bool {
+    WORD[b as usize]
+}
+
+/// Calls `f` for every token of normalised text, in order. Tokens are runs
 /// of letters and digits (and any non-ASCII char); each structural char and
 /// line break is a token of its own, so role labels and template tokens are
-/// features too.
+/// features too. The hash is computed as the bytes stream past: one pass,
+/// no allocation. The lexicon and the model share this pass.
+#[inline(always)]
+pub fn tokens(text: &[u8], mut f: impl FnMut(Token)) {
+    let mut prev = START;
+    let mut prev_start = 0usize;
+    let mut i = 0usize;
+    while i < text.len() {
+        let b = text[i];
+        let start = i;
+        let hash = if is_word_byte(b) {
+            let mut h: u64 = 0;
+            while let Some(&c) = text.get(i).filter(|&&c| is_word_byte(c)) {
+                h = h.rotate_left(7) ^ u64::from(c);
+                i += 1;
+            }
+            finish(h)
+        } else {
+            i += 1;
+            if b == b' ' {
+                continue;
+            }
+            finish(STRUCTURAL_SEED ^ u64::from(b))
+        };
+        f(Token { hash, bigram: bigram(prev, hash), start, prev_start });
+        prev = hash;
+        prev_start = start;
+    }
+}
+
+/// Calls `f(unigram, bigram)` feature indices (reduced to `32 - shift`
+/// bits) for every token of normalised text: the model's features.
 #[inline]
 pub fn for_each_token(text: &str, shift: u32, mut f: impl FnMut(u32, u32)) {
-    let mut prev: u32 = 0x2545_F491;
-    let mut h: u64 = 0;
-    let mut in_word = false;
-    let mut emit = |t: u32, f: &mut dyn FnMut(u32, u32)| {
-        let bi = (prev.rotate_left(11) ^ t).wrapping_mul(0x85EB_CA6B) ^ 0x68E3_1DA4;
-        f(t >> shift, bi.wrapping_mul(0xC2B2_AE35) >> shift);
-        prev = t;
-    };
-    for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric() || b >= 0x80 {
-            h = h.rotate_left(7) ^ u64::from(b);
-            in_word = true;
-            continue;
+    tokens(text.as_bytes(), |t| f(t.hash >> shift, t.bigram >> shift));
+}
+
+/// The model's running state over one text: the best window so far.
+pub struct Windows<'m> {
+    model: &'m Model,
+    ring: [i32; WINDOW],
+    slot: usize,
+    sum: i32,
+    best: i32,
+}
+
+impl<'m> Windows<'m> {
+    #[inline(always)]
+    pub fn push(&mut self, t: &Token) {
+        let w = self.model.weights;
+        let c = i32::from(w.get((t.hash >> self.model.shift) as usize).copied().unwrap_or(0) as i8) + i32::from(w.get((t.bigram >> self.model.shift) as usize).copied().unwrap_or(0) as i8);
+        self.sum += c - self.ring[self.slot];
+        self.ring[self.slot] = c;
+        self.slot += 1;
+        if self.slot == WINDOW {
+            self.slot = 0;
         }
-        if in_word {
-            emit(finish(h), &mut f);
-            h = 0;
-            in_word = false;
-        }
-        if b != b' ' {
-            emit(finish(STRUCTURAL_SEED ^ u64::from(b)), &mut f);
-        }
+        self.best = self.best.max(self.sum);
     }
-    if in_word {
-        emit(finish(h), &mut f);
+
+    pub fn logit(&self) -> f32 {
+        let best = if self.best == i32::MIN { 0 } else { self.best };
+        self.model.bias + self.model.scale * best as f32
     }
 }
 

@@ -20,9 +20,11 @@ use crate::wire::{Api, Direction};
 pub mod constraints;
 pub mod flow;
 pub mod identity;
+pub mod metadata;
 pub mod pin;
 pub mod policy;
 mod rewrite;
+pub mod store;
 pub mod wire;
 
 pub use flow::{Pending, SessionState};

@@ -19,13 +19,6 @@ def chat(text, padding=0):
 
 
 @pytest.fixture(scope="module")
-def mock():
-    m = h.Mock()
-    yield m
-    m.stop()
-
-
-@pytest.fixture(scope="module")
 def envoy(mock):
     e = h.Envoy(POLICY, mock.port)
     assert e.ready, e.logs()

@@ -31,13 +31,6 @@ FAKE_AWS_KEY = "AKIA" + "4HK7RZ2WQ6TXN5BM"  # shaped like a key id, made up
 
 
 @pytest.fixture(scope="module")
-def mock():
-    m = h.Mock()
-    yield m
-    m.stop()
-
-
-@pytest.fixture(scope="module")
 def envoy(mock):
     e = h.Envoy(DEFAULT_POLICY, mock.port)
     assert e.ready, e.logs()

@@ -19,13 +19,6 @@ BENIGN = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "What
 
 
 @pytest.fixture(scope="module")
-def mock():
-    m = h.Mock()
-    yield m
-    m.stop()
-
-
-@pytest.fixture(scope="module")
 def keys(tmp_path_factory):
     d = tmp_path_factory.mktemp("keys")
     for name in ("ops", "other"):

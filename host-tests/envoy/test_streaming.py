@@ -30,13 +30,6 @@ REQUESTS = {
 
 
 @pytest.fixture(scope="module")
-def mock():
-    m = h.Mock()
-    yield m
-    m.stop()
-
-
-@pytest.fixture(scope="module")
 def envoy(mock):
     e = h.Envoy("{}", mock.port)
     assert e.ready, e.logs()

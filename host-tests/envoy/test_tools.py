@@ -52,8 +52,10 @@ def jwt(claims, key=SECRET, alg="HS256"):
 
 
 def claims(sub, **extra):
+    # pytest makes these when it collects the module, which can be long
+    # before this module's tests run (the whole Envoy suite takes minutes).
     now = int(time.time())
-    return {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 600, **extra}
+    return {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 86400, **extra}
 
 
 def token(sub, **extra):
@@ -62,13 +64,6 @@ def token(sub, **extra):
 
 SUPPORT = token("support-bot")
 TRIAGE = token("triage-bot")
-
-
-@pytest.fixture(scope="module")
-def mock():
-    m = h.Mock()
-    yield m
-    m.stop()
 
 
 def start_envoy(mock, concurrency=1):

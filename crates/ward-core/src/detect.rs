@@ -60,6 +60,20 @@ impl Channel {
             (_, Direction::Response) => Channel::Response,
         }
     }
+
+    /// A detector's default action on this channel. Tool arguments follow
+    /// the direction's action unless the policy names one for them.
+    pub fn default_action(self, direction: Direction, request: Action, response: Action, tool_arguments: Option<Action>) -> Action {
+        let by_direction = match direction {
+            Direction::Request => request,
+            Direction::Response => response,
+        };
+        match self {
+            Channel::Request => request,
+            Channel::Response => response,
+            Channel::ToolArguments => tool_arguments.unwrap_or(by_direction),
+        }
+    }
 }
 
 /// An action per channel; `None` falls back to the next level up (rule,

@@ -183,14 +183,7 @@ impl Detector {
             return;
         }
         let channel = Channel::of(segment, direction);
-        let default_action = match channel {
-            Channel::Request => self.config.request,
-            Channel::Response => self.config.response,
-            Channel::ToolArguments => self.config.tool_arguments.unwrap_or(match direction {
-                Direction::Request => self.config.request,
-                Direction::Response => self.config.response,
-            }),
-        };
+        let default_action = channel.default_action(direction, self.config.request, self.config.response, self.config.tool_arguments);
         let any_override = self.config.rules.values().any(|a| a.get(channel).is_some_and(|x| x != Action::Allow));
         if default_action == Action::Allow && !any_override {
             return;
@@ -238,14 +231,7 @@ impl Detector {
         let text = segment.text.as_str();
         let (bytes, len) = (text.as_bytes(), text.len());
         let channel = Channel::of(segment, direction);
-        let default_action = match channel {
-            Channel::Request => self.config.request,
-            Channel::Response => self.config.response,
-            Channel::ToolArguments => self.config.tool_arguments.unwrap_or(match direction {
-                Direction::Request => self.config.request,
-                Direction::Response => self.config.response,
-            }),
-        };
+        let default_action = channel.default_action(direction, self.config.request, self.config.response, self.config.tool_arguments);
         let rewrites = |a: Action| a >= Action::Redact;
         if !self.config.enabled || !(rewrites(default_action) || self.config.rules.values().any(|a| a.get(channel).is_some_and(rewrites))) {
             return len;

@@ -23,6 +23,7 @@
 
 pub mod abi;
 pub mod bench;
+pub mod eval;
 pub mod exchange;
 pub mod guard;
 mod imports;

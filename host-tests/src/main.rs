@@ -89,6 +89,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// `ward eval`'s injection figures through the module: each corpus row
+    /// sent as the request that carries it (prints the same JSON with --json).
+    Eval {
+        /// Folder of `*.jsonl` / `*.jsonl.gz` files, or of subfolders holding them.
+        #[arg(long)]
+        corpus: PathBuf,
+        /// Only `injection` is measured through the module; in a folder of
+        /// detector subfolders only `injection/` is read.
+        #[arg(long, default_value = "injection")]
+        detector: String,
+        /// Rows to count: all, train, or heldout (as `ward eval --split`).
+        #[arg(long, default_value = "all")]
+        split: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        module: Module,
+    },
     /// What the host sees in the module: ABI, stubbed imports, compile time.
     Info {
         #[command(flatten)]
@@ -169,6 +187,34 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 let how = if loaded.from_cache { "loaded from the cache" } else { "compiled" };
                 eprintln!("module {how} in {:.0} ms; {} requests per case, each case in a fresh VM", loaded.compile_time.as_secs_f64() * 1e3, n);
                 print!("{}", ward_host::bench::table(&rows));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { corpus, detector, split, json, module } => {
+            if detector != "injection" {
+                return Err(format!("--detector {detector}: only injection is measured through the module"));
+            }
+            let split = ward_host::eval::Split::parse(&split).ok_or_else(|| format!("unknown --split `{split}` (all, train, heldout)"))?;
+            let policy = module.policy()?;
+            let loaded = module.load()?;
+            let mut vm = loaded.start(&VmConfig::new(policy)).map_err(|e| e.to_string())?;
+            let files = ward_host::eval::discover(&corpus, Some("injection"))?;
+            if files.is_empty() {
+                return Err(format!("{}: no *.jsonl or *.jsonl.gz files", corpus.display()));
+            }
+            let mut reports = Vec::new();
+            for path in &files {
+                reports.push(ward_host::eval::eval_file(&mut vm, path, &corpus, split)?);
+            }
+            let out = ward_host::eval::json(&reports, split);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
+            } else {
+                println!("{:<44} {:>7} {:>7} {:>7} {:>7}", "file", "pos", "tp", "neg", "fp");
+                for r in &reports {
+                    let t = &r.total;
+                    println!("{:<44} {:>7} {:>7} {:>7} {:>7}", r.path, t.positives, t.true_positives, t.negatives, t.false_positives);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -6,6 +6,12 @@
 //! whatever the file size. Each row's `text` is scanned as one segment with
 //! the origin its `kind`/`carrier` implies; it counts as flagged when the
 //! detector reports at least one finding whose action is not `allow`.
+//!
+//! Secret and PII files also get per-rule counts, in two directions: by the
+//! corpus's own rule (`rule` of a secrets row; for PII each entity type of a
+//! positive row and the `recognizer` of a negative one), which says what the
+//! detector misses, and by the detector rule that fired, which says where
+//! recall and false positives come from.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -14,6 +20,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use ward_core::corpus::{round4, Tally, SLICE_KEYS};
 use ward_core::injection::model;
 use ward_core::{Direction, Finding, Origin, Segment};
 
@@ -93,56 +100,80 @@ impl Detectors {
     }
 }
 
-/// Counts for one slice of a file.
+/// Rows one detector rule fired on (an acting finding), by row label. A row
+/// hit by two rules counts for both.
 #[derive(Default)]
-struct Tally {
-    positives: u64,
-    negatives: u64,
+struct RuleHits {
     true_positives: u64,
     false_positives: u64,
 }
 
-impl Tally {
-    fn add(&mut self, label: bool, flagged: bool) {
-        if label {
-            self.positives += 1;
-            self.true_positives += u64::from(flagged);
-        } else {
-            self.negatives += 1;
-            self.false_positives += u64::from(flagged);
+/// Per-rule counts of a file (or of all files): `rules` by the corpus's rule
+/// or entity type, `detector_rules` by the rule id the detector reported.
+#[derive(Default)]
+struct RuleReport {
+    rules: BTreeMap<String, Tally>,
+    detector_rules: BTreeMap<String, RuleHits>,
+}
+
+impl RuleReport {
+    fn merge(&mut self, o: &RuleReport) {
+        for (k, t) in &o.rules {
+            self.rules.entry(k.clone()).or_default().merge(t);
+        }
+        for (k, h) in &o.detector_rules {
+            let mine = self.detector_rules.entry(k.clone()).or_default();
+            mine.true_positives += h.true_positives;
+            mine.false_positives += h.false_positives;
         }
     }
 
-    fn merge(&mut self, o: &Tally) {
-        self.positives += o.positives;
-        self.negatives += o.negatives;
-        self.true_positives += o.true_positives;
-        self.false_positives += o.false_positives;
+    fn is_empty(&self) -> bool {
+        self.rules.is_empty() && self.detector_rules.is_empty()
     }
 
-    fn recall(&self) -> Option<f64> {
-        (self.positives > 0).then(|| self.true_positives as f64 / self.positives as f64)
-    }
-
-    fn fpr(&self) -> Option<f64> {
-        (self.negatives > 0).then(|| self.false_positives as f64 / self.negatives as f64)
-    }
-
-    fn json(&self) -> Value {
-        json!({
-            "positives": self.positives,
-            "negatives": self.negatives,
-            "true_positives": self.true_positives,
-            "false_positives": self.false_positives,
-            "recall": self.recall().map(round4),
-            "fpr": self.fpr().map(round4),
-        })
+    fn insert_json(&self, o: &mut serde_json::Map<String, Value>) {
+        let rules = self
+            .rules
+            .iter()
+            .map(|(k, t)| {
+                let mut v = t.json();
+                if let Value::Object(m) = &mut v {
+                    m.insert("rule".into(), json!(k));
+                }
+                v
+            })
+            .collect();
+        o.insert("rules".into(), Value::Array(rules));
+        let fired = self.detector_rules.iter().map(|(k, h)| json!({"rule": k, "true_positives": h.true_positives, "false_positives": h.false_positives})).collect();
+        o.insert("detector_rules".into(), Value::Array(fired));
     }
 }
 
-fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
+/// The corpus rules a row belongs to: its `rule` (secrets); each distinct
+/// entity type of a positive row, or the `recognizer` whose lookalike a
+/// negative row is (PII).
+fn corpus_rules(which: Which, row: &Value, label: bool) -> Vec<String> {
+    let str_of = |key: &str| row.get(key).and_then(Value::as_str).map(str::to_string);
+    match which {
+        Which::Injection => Vec::new(),
+        Which::Secrets => str_of("rule").into_iter().collect(),
+        Which::Pii => {
+            let mut types: Vec<String> = row
+                .get("entities")
+                .and_then(Value::as_array)
+                .map(|es| es.iter().filter_map(|e| e.get("type").and_then(Value::as_str).map(str::to_string)).collect())
+                .unwrap_or_default();
+            types.sort();
+            types.dedup();
+            if types.is_empty() || !label {
+                return str_of("recognizer").into_iter().collect();
+            }
+            types
+        }
+    }
 }
+
 
 struct FileReport {
     path: String,
@@ -150,13 +181,12 @@ struct FileReport {
     total: Tally,
     /// Slices by metadata key ("kind", "attack_category", ...) then value.
     slices: BTreeMap<&'static str, BTreeMap<String, Tally>>,
+    per_rule: RuleReport,
     skipped: u64,
     bytes: u64,
     elapsed: Duration,
 }
 
-/// Metadata keys worth a per-value breakdown when a file has them.
-const SLICE_KEYS: [&str; 5] = ["kind", "attack_category", "subset", "attack", "carrier"];
 
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let forced = match args.detector.as_deref() {
@@ -190,16 +220,24 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         reports.push(eval_file(&path, &args.corpus, which, split, &detectors, args.errors)?);
     }
     let mut overall = Tally::default();
+    let mut overall_rules = RuleReport::default();
     let (mut bytes, mut elapsed) = (0u64, Duration::ZERO);
     for r in &reports {
         overall.merge(&r.total);
+        overall_rules.merge(&r.per_rule);
         bytes += r.bytes;
         elapsed += r.elapsed;
     }
     let ns_per_byte = if bytes > 0 { elapsed.as_nanos() as f64 / bytes as f64 } else { 0.0 };
     if args.json {
         let files: Vec<Value> = reports.iter().map(file_json).collect();
-        let out = json!({"files": files, "overall": overall.json(), "ns_per_byte": round4(ns_per_byte), "split": args.split});
+        let mut overall_json = overall.json();
+        if let Value::Object(o) = &mut overall_json {
+            if !overall_rules.is_empty() {
+                overall_rules.insert_json(o);
+            }
+        }
+        let out = json!({"files": files, "overall": overall_json, "ns_per_byte": round4(ns_per_byte), "split": args.split});
         println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
     } else {
         print_table(&reports, &overall, ns_per_byte);
@@ -237,24 +275,16 @@ fn file_stem(path: &Path) -> String {
     name.trim_end_matches(".gz").trim_end_matches(".jsonl").to_string()
 }
 
-/// Where a row's text would arrive, from its `kind` and `carrier`: prompts
-/// as the user's message, tool outputs as a tool result, documents (e-mail,
-/// tables, code, retrieved pages) as a document. Secret and PII rows are
-/// scanned as model output in a response, where a leak is caught.
+/// Where a row's text would arrive: injection rows as
+/// [`ward_core::corpus::injection_origin`] says (shared with `ward-host
+/// eval`, which sends the same rows through the filter module). Secret and
+/// PII rows are scanned as model output in a response, where a leak is
+/// caught.
 fn origin_of(which: Which, row: &Value) -> (Origin, Direction) {
     if which != Which::Injection {
         return (Origin::Assistant, Direction::Response);
     }
-    let kind = row.get("kind").and_then(Value::as_str).unwrap_or("");
-    let carrier = row.get("carrier").and_then(Value::as_str);
-    let origin = match (kind, carrier) {
-        (_, Some("tool_output")) => Origin::ToolResult,
-        (_, Some(_)) => Origin::Document,
-        ("benign_tool_output", None) => Origin::ToolResult,
-        ("indirect_injection" | "benign_document", None) => Origin::Document,
-        _ => Origin::User,
-    };
-    (origin, Direction::Request)
+    (ward_core::corpus::injection_origin(row), Direction::Request)
 }
 
 fn eval_file(path: &Path, root: &Path, which: Which, split: Split, detectors: &Detectors, max_errors: usize) -> Result<FileReport, String> {
@@ -263,7 +293,16 @@ fn eval_file(path: &Path, root: &Path, which: Which, split: Split, detectors: &D
     let reader: Box<dyn BufRead> = if gz { Box::new(BufReader::new(flate2::read::GzDecoder::new(file))) } else { Box::new(BufReader::new(file)) };
     let stem = file_stem(path);
     let shown = path.strip_prefix(root).unwrap_or(path).display().to_string();
-    let mut report = FileReport { path: shown, detector: which, total: Tally::default(), slices: BTreeMap::new(), skipped: 0, bytes: 0, elapsed: Duration::ZERO };
+    let mut report = FileReport {
+        path: shown,
+        detector: which,
+        total: Tally::default(),
+        slices: BTreeMap::new(),
+        per_rule: RuleReport::default(),
+        skipped: 0,
+        bytes: 0,
+        elapsed: Duration::ZERO,
+    };
     let mut findings = Vec::new();
     let mut errors_shown = 0usize;
     for (n, line) in reader.lines().enumerate() {
@@ -298,6 +337,28 @@ fn eval_file(path: &Path, root: &Path, which: Which, split: Split, detectors: &D
             let hits: Vec<String> = detectors.injection.explain(text, origin).into_iter().map(|(_, w, p)| format!("{p:?}={w}")).collect();
             eprintln!("{} {id} label={} score={:.2} lex={:.2} model={:.2} {:?} [{}]: {start}", report.path, u8::from(label), a.score, a.lexicon, a.model, a.family, hits.join(" "));
         }
+        if which != Which::Injection {
+            for rule in corpus_rules(which, &row, label) {
+                report.per_rule.rules.entry(rule).or_default().add(label, flagged);
+            }
+            let mut fired: Vec<&str> = findings.iter().filter(|f| f.action != ward_core::Action::Allow).map(|f| f.rule.as_str()).collect();
+            fired.sort_unstable();
+            fired.dedup();
+            for rule in &fired {
+                let hits = report.per_rule.detector_rules.entry(rule.to_string()).or_default();
+                if label {
+                    hits.true_positives += 1;
+                } else {
+                    hits.false_positives += 1;
+                }
+            }
+            if label != flagged && errors_shown < max_errors {
+                errors_shown += 1;
+                let id = row.get("id").and_then(Value::as_str).unwrap_or("");
+                let start: String = text.chars().take(200).collect::<String>().replace('\n', " / ");
+                eprintln!("{} {id} label={} rules={:?} fired={:?}: {start}", report.path, u8::from(label), corpus_rules(which, &row, label), fired);
+            }
+        }
         for key in SLICE_KEYS {
             if let Some(v) = row.get(key).and_then(Value::as_str) {
                 report.slices.entry(key).or_default().entry(v.to_string()).or_default().add(label, flagged);
@@ -321,6 +382,9 @@ fn file_json(r: &FileReport) -> Value {
             let by: serde_json::Map<String, Value> = values.iter().map(|(k, t)| (k.clone(), t.json())).collect();
             o.insert(format!("by_{key}"), Value::Object(by));
         }
+        if r.detector != Which::Injection {
+            r.per_rule.insert_json(o);
+        }
     }
     v
 }
@@ -343,5 +407,27 @@ fn print_table(reports: &[FileReport], overall: &Tally, ns_per_byte: f64) {
         }
     }
     println!("{:<44} {:<9} {:>7} {:>7} {:>8} {:>8}", "overall (pooled)", "", overall.positives, overall.negatives, pct(overall.recall()), pct(overall.fpr()));
+    print_rules(reports);
     println!("scan time: {ns_per_byte:.2} ns/byte");
+}
+
+/// Per-rule lines of the table: the corpus rules with a miss or a false
+/// positive (the complete list is in `--json`), then the detector rules that
+/// fired, by rows hit.
+fn print_rules(reports: &[FileReport]) {
+    for r in reports.iter().filter(|r| !r.per_rule.is_empty()) {
+        let imperfect: Vec<_> = r.per_rule.rules.iter().filter(|(_, t)| t.true_positives < t.positives || t.false_positives > 0).collect();
+        println!();
+        println!("{}: {} corpus rules, {} with a miss or a false positive", r.path, r.per_rule.rules.len(), imperfect.len());
+        println!("  {:<50} {:>7} {:>7} {:>7} {:>7}", "corpus rule", "pos", "found", "neg", "fp");
+        for (rule, t) in imperfect {
+            println!("  {:<50} {:>7} {:>7} {:>7} {:>7}", rule, t.positives, t.true_positives, t.negatives, t.false_positives);
+        }
+        let mut fired: Vec<_> = r.per_rule.detector_rules.iter().collect();
+        fired.sort_by_key(|(rule, h)| (std::cmp::Reverse(h.true_positives + h.false_positives), *rule));
+        println!("  {:<50} {:>7} {:>7}", "detector rule", "tp rows", "fp rows");
+        for (rule, h) in fired {
+            println!("  {:<50} {:>7} {:>7}", rule, h.true_positives, h.false_positives);
+        }
+    }
 }

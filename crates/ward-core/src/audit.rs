@@ -13,6 +13,8 @@ use crate::finding::{Action, Finding};
 use crate::policy::{canonical_json, hex};
 use crate::wire::{Api, Direction};
 
+pub mod outbox;
+
 /// Version of the event schema (docs/audit.md).
 pub const SCHEMA_VERSION: u32 = 1;
 

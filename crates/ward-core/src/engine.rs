@@ -163,6 +163,14 @@ impl Engine {
             self.secrets.scan(s, direction, &mut out);
             self.pii.scan(s, direction, &mut out);
         }
+        // An instruction cut across messages (docs/security.md): scanned
+        // joined, for an origin none of whose pieces was caught alone.
+        for joined in crate::seams::joined(segments) {
+            let caught = out.iter().any(|f| f.detector == DetectorKind::Injection && segments.iter().any(|s| s.origin == joined.origin && s.path == f.path));
+            if !caught {
+                self.injection.scan(&joined, direction, &mut out);
+            }
+        }
         out
     }
 
@@ -220,7 +228,9 @@ impl Engine {
             Err(decision) => return alone(decision),
         };
         let body: &[u8] = &decoded;
-        if env.is_event_stream() {
+        // No API streams a request body: one labelled as an event stream is
+        // read as JSON, as the upstream would, not as events with no data.
+        if env.is_event_stream() && env.direction == Direction::Response {
             let (decision, session) = crate::stream::inspect_whole(self, env, body, session);
             return Inspection { decision, session, model: None };
         }
@@ -230,10 +240,14 @@ impl Engine {
         if body.iter().all(u8::is_ascii_whitespace) {
             return alone(self.decide(env, Some(api), Vec::new(), body.len(), None, None));
         }
-        let value: Value = match serde_json::from_slice(body) {
+        let value: Value = match wire::strict::parse(body) {
             Ok(v) => v,
-            Err(e) => return alone(self.malformed(env, Some(api), body.len(), &format!("body is not valid JSON: {e}"))),
+            Err(wire::strict::ParseError::Invalid(e)) => return alone(self.malformed(env, Some(api), body.len(), &format!("body is not valid JSON: {e}"))),
+            Err(wire::strict::ParseError::Ambiguous(why)) => return alone(self.ambiguous(env, Some(api), body.len(), &why)),
         };
+        if let Err(why) = wire::shape::check(api, env.direction, &value) {
+            return alone(self.ambiguous(env, Some(api), body.len(), &why));
+        }
         let segments = wire::segments(api, env.direction, &value);
         let mut findings = self.scan(&segments, env.direction);
         let mut pending = self.tools.pending(env, session);
@@ -330,6 +344,15 @@ impl Engine {
         self.decide(env, api, vec![f], size, None, None)
     }
 
+    /// The decision for a body Ward and the upstream could read
+    /// differently (see [`wire::strict`]): refused whatever `on_malformed`
+    /// says, since passing it on would mean guessing what the upstream sees.
+    pub fn ambiguous(&self, env: &Envelope, api: Option<Api>, size: usize, why: &str) -> Decision {
+        let seg = Segment::new(String::new(), Origin::User, "");
+        let f = Finding::new(DetectorKind::Format, "format.ambiguous", &seg, None, 1.0, Action::Block, format!("ambiguous body: {why}"));
+        self.decide(env, api, vec![f], size, None, None)
+    }
+
     fn unknown_api(&self, env: &Envelope, size: usize) -> Decision {
         let seg = Segment::new(String::new(), Origin::User, "");
         let action = if self.policy.on_unknown_api == crate::policy::UnknownApi::Block { Action::Block } else { Action::Log };
@@ -400,7 +423,7 @@ impl Engine {
 fn block_status(direction: Direction, rule: &str) -> u16 {
     match (direction, rule) {
         (Direction::Request, "limits.oversize" | "limits.decompression") => 413,
-        (Direction::Request, "format.malformed") => 400,
+        (Direction::Request, "format.malformed" | "format.ambiguous") => 400,
         (Direction::Request, _) => 403,
         (Direction::Response, _) => 502,
     }

@@ -23,6 +23,7 @@
 //! ```
 
 pub mod audit;
+pub mod corpus;
 pub mod detect;
 pub mod encoding;
 pub mod engine;
@@ -32,6 +33,7 @@ pub mod pii;
 pub mod policy;
 pub mod reply;
 pub mod secrets;
+mod seams;
 pub mod segment;
 pub mod signing;
 pub mod sse;

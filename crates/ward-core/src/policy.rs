@@ -314,7 +314,9 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
             while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
                 j += 1;
             }
-            Some(j)
+            // A closing bracket of the wrong kind (`[}`) is no value: stop
+            // rather than loop without moving (found by `fuzz/policy`).
+            (j > i).then_some(j)
         }
     }
 }
@@ -409,6 +411,15 @@ mod tests {
     fn syntax_error_has_position() {
         let e = Policy::from_json(b"{\n  \"mode\": \"enforce\",\n}").unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+    }
+
+    #[test]
+    fn locate_stops_on_mismatched_brackets() {
+        // Found by fuzz/policy: `[}` used to spin forever.
+        assert_eq!(locate(r#"{"a": [}], "b": 1}"#, "b"), None);
+        // An unknown key with a dot sends `locate` over the broken value.
+        let e = Policy::from_json(br#"{"mode": "monitor", "tools.x": {"allow": ["s": }}"#).unwrap_err();
+        assert!(e.reason.contains("unknown field"), "{e}");
     }
 
     #[test]

@@ -214,8 +214,23 @@ impl StreamGuard {
     fn event(&mut self, engine: &Engine, event: sse::Event, step: &mut StreamStep) {
         let n = self.events;
         self.events += 1;
-        let value = match serde_json::from_str::<Value>(&event.data) {
-            Ok(v) if !event.data.trim().is_empty() => v,
+        let data = event.data.trim();
+        let parsed = (!data.is_empty() && data != "[DONE]").then(|| wire::strict::parse(data.as_bytes()));
+        let value = match parsed {
+            Some(Ok(v)) => v,
+            // Data of a known API that Ward cannot read, but a client's
+            // laxer parser might: judged as a malformed or ambiguous body
+            // rather than passed on as if it were a keep-alive.
+            Some(Err(e)) if self.api.is_some() => {
+                let decision = match e {
+                    wire::strict::ParseError::Invalid(why) => engine.malformed(&self.env, self.api, event.raw.len(), &format!("event {n} is not valid JSON: {why}")),
+                    wire::strict::ParseError::Ambiguous(why) => engine.ambiguous(&self.env, self.api, event.raw.len(), &format!("event {n}: {why}")),
+                };
+                if self.record(engine, decision.findings, step) {
+                    return;
+                }
+                return self.enqueue(engine, Held { raw: event.raw, value: Value::Null, fragments: Vec::new(), wholes: Vec::new(), tool_call: false }, step);
+            }
             // Keep-alives, `[DONE]`, comments: nothing to read.
             _ => return self.enqueue(engine, Held { raw: event.raw, value: Value::Null, fragments: Vec::new(), wholes: Vec::new(), tool_call: false }, step),
         };

@@ -14,6 +14,8 @@ pub mod mcp;
 pub mod openai_chat;
 pub mod openai_responses;
 mod pointer;
+pub mod shape;
+pub mod strict;
 
 pub use pointer::Pointer;
 

@@ -14,50 +14,114 @@
 //! multiple-instance: each epoch a text is represented by its currently
 //! best-scoring window (a random one during warm-up), so a poisoned e-mail
 //! teaches the model about its injected sentence, not about the e-mail.
+//!
+//! Evaluation: `--eval` scores the held-out fifth through the whole
+//! detector (lexicon + the weights just trained, default policy, the same
+//! origins `ward eval` uses) without writing a build; `--exclude a,b`
+//! leaves whole files out of training and scores every one of their rows,
+//! the cross-corpus check that the model is not memorising one source.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use ward_core::injection::model::{self, for_each_token, HEADER_LEN, MAGIC, WINDOW};
-use ward_core::injection::normalise;
+use ward_core::injection::model::{self, for_each_token, Model, FEATURES, HEADER_LEN, MAGIC, WINDOW};
+use ward_core::injection::{normalise, Config, Detector};
+use ward_core::Origin;
 
 #[path = "synthetic.rs"]
 mod synthetic;
 
-/// Synthetic rows per template (see `synthetic.rs`).
-const SYNTHETIC_PER_TEMPLATE: usize = 40;
-
-const DIM_BITS: u32 = 18;
-const EPOCHS: usize = 20;
-const WARMUP: usize = 2;
-const LEARNING_RATE: f32 = 0.08;
-const L2: f32 = 2e-5;
+const DIM_BITS: u32 = 19;
 
 /// Files never trained on, whatever the row: their licences do not allow it.
 const EXCLUDED_FILES: &[&str] = &["tensortrust", "owasp_llm_top10_en"];
 const EXCLUDED_SOURCES: &[&str] = &["stanford_alpaca"];
 
+/// Training knobs; the defaults made the checked-in weights. Each can be
+/// overridden by an environment variable of the same name (upper case,
+/// `WARD_TRAIN_` prefix) for experiments.
+struct Knobs {
+    epochs: usize,
+    warmup: usize,
+    learning_rate: f32,
+    l2: f32,
+    /// Synthetic rows per template.
+    synthetic: usize,
+    /// Groups weigh (mean size / size) to this power.
+    balance: f32,
+    seed: u64,
+}
+
+impl Knobs {
+    fn from_env() -> Knobs {
+        fn var<T: std::str::FromStr>(name: &str, default: T) -> T {
+            std::env::var(format!("WARD_TRAIN_{name}")).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+        }
+        Knobs {
+            epochs: var("EPOCHS", 16),
+            warmup: var("WARMUP", 2),
+            learning_rate: var("LEARNING_RATE", 0.05),
+            l2: var("L2", 1e-5),
+            synthetic: var("SYNTHETIC", 40),
+            balance: var("BALANCE", 0.5),
+            seed: var("SEED", 0x2545_F491_4F6C_DD1D),
+        }
+    }
+}
+
 struct Example {
     group: usize,
     label: f32,
-    /// (unigram, bigram) per token.
-    tokens: Vec<(u32, u32)>,
+    tokens: Vec<[u32; FEATURES]>,
+}
+
+/// A corpus row as the evaluation needs it.
+struct Row {
+    stem: String,
+    text: String,
+    label: bool,
+    origin: Origin,
+    held_out: bool,
+    trainable: bool,
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let corpora = PathBuf::from(args.get(1).map(String::as_str).unwrap_or("../shared/corpora"));
-    let out = PathBuf::from(args.get(2).map(String::as_str).unwrap_or("crates/ward-core/src/injection/weights.bin"));
-    let (examples, groups) = load(&corpora.join("injection"));
+    let mut positional = Vec::new();
+    let mut eval = false;
+    let mut exclude: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--eval" => eval = true,
+            "--exclude" => exclude = args.next().unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            _ => positional.push(a),
+        }
+    }
+    let corpora = PathBuf::from(positional.first().map(String::as_str).unwrap_or("../shared/corpora"));
+    let out = positional.get(1).map(PathBuf::from);
+    let knobs = Knobs::from_env();
+    let rows = read_rows(&corpora.join("injection"));
+    let (examples, groups) = examples(&rows, &exclude, knobs.synthetic);
+    let bytes = train(&examples, &groups, &knobs);
+    if let Some(out) = &out {
+        std::fs::File::create(out).and_then(|mut f| f.write_all(&bytes)).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+        eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
+    }
+    if eval {
+        evaluate(&rows, &exclude, bytes);
+    }
+}
+
+fn train(examples: &[Example], groups: &[String], knobs: &Knobs) -> Vec<u8> {
     // Groups are balanced by the square root of their size: the largest
     // file does not decide everything, and a 27-row file does not take
     // steps large enough to swing every weight it touches.
     let mut counts = vec![0usize; groups.len()];
-    for e in &examples {
+    for e in examples {
         counts[e.group] += 1;
     }
-    let group_weight: Vec<f32> = counts.iter().map(|&n| (examples.len() as f32 / (groups.len() as f32 * n.max(1) as f32)).sqrt()).collect();
+    let group_weight: Vec<f32> = counts.iter().map(|&n| (examples.len() as f32 / (groups.len() as f32 * n.max(1) as f32)).powf(knobs.balance)).collect();
     for (g, name) in groups.iter().enumerate() {
         eprintln!("group {name}: {} rows, weight {:.3}", counts[g], group_weight[g]);
     }
@@ -65,12 +129,12 @@ fn main() {
     let dim = 1usize << DIM_BITS;
     let mut w = vec![0f32; dim];
     let mut bias = 0f32;
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut rng = knobs.seed | 1;
     let mut order: Vec<usize> = (0..examples.len()).collect();
     let mut contrib = Vec::new();
-    for epoch in 0..EPOCHS {
+    for epoch in 0..knobs.epochs {
         shuffle(&mut order, &mut rng);
-        let lr = LEARNING_RATE / (1.0 + epoch as f32 * 0.3);
+        let lr = knobs.learning_rate / (1.0 + epoch as f32 * 0.3);
         let mut loss = 0f64;
         for &i in &order {
             let ex = &examples[i];
@@ -78,8 +142,8 @@ fn main() {
                 continue;
             }
             contrib.clear();
-            contrib.extend(ex.tokens.iter().map(|&(u, b)| w[u as usize] + w[b as usize]));
-            let end = if epoch < WARMUP { (next(&mut rng) as usize) % ex.tokens.len() } else { best_window_end(&contrib) };
+            contrib.extend(ex.tokens.iter().map(|f| f.iter().map(|&x| w[x as usize]).sum::<f32>()));
+            let end = if epoch < knobs.warmup { (next(&mut rng) as usize) % ex.tokens.len() } else { best_window_end(&contrib) };
             let start = (end + 1).saturating_sub(WINDOW);
             let z = bias + contrib[start..=end].iter().sum::<f32>();
             let p = 1.0 / (1.0 + (-z).exp());
@@ -87,9 +151,10 @@ fn main() {
             loss -= f64::from(weight * if ex.label > 0.5 { p.max(1e-7).ln() } else { (1.0 - p).max(1e-7).ln() });
             let g = (p - ex.label) * weight;
             bias -= lr * g * 0.1;
-            for &(u, b) in &ex.tokens[start..=end] {
-                for f in [u as usize, b as usize] {
-                    w[f] -= lr * (g + L2 * w[f]);
+            for f in &ex.tokens[start..=end] {
+                for &x in f {
+                    let x = x as usize;
+                    w[x] -= lr * (g + knobs.l2 * w[x]);
                 }
             }
         }
@@ -97,8 +162,12 @@ fn main() {
     }
 
     // Quantise to signed bytes; the scale maps an integer window sum back.
-    let max = w.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
-    let scale = max / 127.0;
+    // The scale is set by a high percentile, not the maximum: a handful of
+    // extreme weights would otherwise round every ordinary one to zero.
+    let mut mags: Vec<f32> = w.iter().map(|x| x.abs()).filter(|&x| x > 0.0).collect();
+    mags.sort_unstable_by(f32::total_cmp);
+    let p999 = mags.get(mags.len().saturating_sub(1).min(mags.len() * 999 / 1000)).copied().unwrap_or(1e-6).max(1e-6);
+    let scale = p999 / 127.0;
     let mut bytes = Vec::with_capacity(HEADER_LEN + dim);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&DIM_BITS.to_le_bytes());
@@ -106,9 +175,160 @@ fn main() {
     bytes.extend_from_slice(&scale.to_le_bytes());
     bytes.extend_from_slice(&bias.to_le_bytes());
     bytes.extend(w.iter().map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8 as u8));
-    std::fs::File::create(&out).and_then(|mut f| f.write_all(&bytes)).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
     let nonzero = bytes[HEADER_LEN..].iter().filter(|&&b| b != 0).count();
-    eprintln!("wrote {} ({} bytes, {nonzero} non-zero weights, scale {scale:.5}, bias {bias:.3})", out.display(), bytes.len());
+    eprintln!("{} bytes, {nonzero} non-zero weights, scale {scale:.5}, bias {bias:.3}", bytes.len());
+    bytes
+}
+
+/// Scores rows through the whole detector with `weights`: the held-out
+/// fifth of every file, and every row of the files left out of training.
+/// Prints the rates at the default thresholds, then at a sweep of
+/// thresholds (user-side origins and data origins moved separately).
+fn evaluate(rows: &[(Row, serde_json::Value)], exclude: &[String], weights: Vec<u8>) {
+    let weights: &'static [u8] = Box::leak(weights.into_boxed_slice());
+    let model = Model::parse(weights).expect("freshly trained weights parse");
+    let config = Config::default();
+    let detector = Detector::with_model(&config, Some(model));
+    // (file, slice) -> (label, untrusted, score, hidden) per row
+    let show_errors = std::env::var("WARD_TRAIN_ERRORS").is_ok();
+    let mut scored: BTreeMap<(String, &str), Vec<(bool, bool, f32, bool)>> = BTreeMap::new();
+    for (r, _) in rows {
+        let excluded = exclude.contains(&r.stem);
+        let slice = if excluded { "cross (all rows)" } else if r.held_out { "held-out" } else { continue };
+        let a = detector.assess(&r.text, r.origin);
+        let threshold = config.thresholds.get(r.origin);
+        if show_errors && r.label != (a.hidden || a.score >= threshold) {
+            let head: String = r.text.chars().take(160).collect::<String>().replace('\n', " / ");
+            eprintln!("{} label={} score={:.2} model={:.2} {:?}: {head}", r.stem, u8::from(r.label), a.score, a.model, detector.explain(&r.text, r.origin));
+        }
+        scored.entry((r.stem.clone(), slice)).or_default().push((r.label, r.origin.is_untrusted(), a.score, a.hidden));
+    }
+    let report = |trusted_t: f32, untrusted_t: f32, header: bool| {
+        if header {
+            println!("{:<28} {:<16} {:>5} {:>7} {:>5} {:>7}", "file", "rows", "pos", "recall", "neg", "fpr");
+        }
+        for ((stem, slice), v) in &scored {
+            let mut t = [0usize; 4];
+            for &(label, untrusted, score, hidden) in v {
+                let flagged = hidden || score >= if untrusted { untrusted_t } else { trusted_t };
+                let i = if label { 0 } else { 2 };
+                t[i] += 1;
+                t[i + 1] += usize::from(flagged);
+            }
+            let rate = |n: usize, d: usize| if d == 0 { "-".to_string() } else { format!("{:.4}", n as f64 / d as f64) };
+            println!("{stem:<28} {slice:<16} {:>5} {:>7} {:>5} {:>7}", t[0], rate(t[1], t[0]), t[2], rate(t[3], t[2]));
+        }
+    };
+    println!("default thresholds: user-side {}, data {}", config.thresholds.user, config.thresholds.document);
+    report(config.thresholds.user, config.thresholds.document, true);
+    // WARD_TRAIN_SWEEP="user,data;user,data;..." re-reports at those thresholds.
+    let sweep = std::env::var("WARD_TRAIN_SWEEP").unwrap_or_default();
+    let pairs = sweep.split(';').filter_map(|p| p.split_once(',')).filter_map(|(a, b)| Some((a.trim().parse::<f32>().ok()?, b.trim().parse::<f32>().ok()?)));
+    {
+        for (tt, ut) in pairs {
+            println!("\nthresholds: user-side {tt}, data {ut}");
+            report(tt, ut, false);
+        }
+    }
+}
+
+/// Where a row's text would arrive; the same mapping as `ward eval`.
+fn origin_of(row: &serde_json::Value) -> Origin {
+    let kind = row.get("kind").and_then(|v| v.as_str()).unwrap_or("");
+    match (kind, row.get("carrier").and_then(|v| v.as_str())) {
+        (_, Some("tool_output")) => Origin::ToolResult,
+        (_, Some(_)) => Origin::Document,
+        ("benign_tool_output", None) => Origin::ToolResult,
+        ("indirect_injection" | "benign_document", None) => Origin::Document,
+        _ => Origin::User,
+    }
+}
+
+fn read_rows(dir: &Path) -> Vec<(Row, serde_json::Value)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".jsonl") || p.to_string_lossy().ends_with(".jsonl.gz"))
+        .collect();
+    files.sort();
+    let mut rows = Vec::new();
+    for path in files {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let stem = name.trim_end_matches(".gz").trim_end_matches(".jsonl").to_string();
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let reader: Box<dyn BufRead> = if name.ends_with(".gz") { Box::new(BufReader::new(flate2::read::GzDecoder::new(file))) } else { Box::new(BufReader::new(file)) };
+        for line in reader.lines() {
+            let line = line.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let Ok(row) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            let source = row.get("source").and_then(|v| v.as_str()).unwrap_or("");
+            let trainable = !EXCLUDED_FILES.contains(&stem.as_str()) && !EXCLUDED_SOURCES.iter().any(|s| source.contains(s));
+            let held_out = model::is_holdout(&stem, &model::holdout_group(&row));
+            let label = row.get("label").and_then(|v| v.as_i64()) == Some(1);
+            let text = row.get("text").and_then(|v| v.as_str()).unwrap_or("").to_string();
+            rows.push((Row { stem: stem.clone(), text, label, origin: origin_of(&row), held_out, trainable }, row));
+        }
+    }
+    rows
+}
+
+/// The line of `text` holding the start of `goal`, if any.
+fn injected_line<'t>(text: &'t str, goal: &str) -> Option<&'t str> {
+    let probe: String = goal.chars().take(40).collect();
+    let at = text.find(probe.as_str())?;
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    Some(&text[start..end])
+}
+
+fn featurise(text: &str) -> Vec<[u32; FEATURES]> {
+    let mut tokens = Vec::new();
+    for_each_token(&normalise(text).text, 32 - DIM_BITS, |f| tokens.push(f));
+    tokens
+}
+
+fn examples(rows: &[(Row, serde_json::Value)], exclude: &[String], synthetic_per_template: usize) -> (Vec<Example>, Vec<String>) {
+    let mut groups: BTreeMap<String, usize> = BTreeMap::new();
+    let mut examples = Vec::new();
+    let mut group_of = |key: String| {
+        let next_id = groups.len();
+        *groups.entry(key).or_insert(next_id)
+    };
+    let mut held_out = 0usize;
+    for (r, row) in rows {
+        if !r.trainable || exclude.contains(&r.stem) {
+            continue;
+        }
+        if r.held_out {
+            held_out += 1;
+            continue;
+        }
+        // A poisoned document is a clean one (also in the corpus, as a
+        // negative) plus the inserted attack: training on the attack
+        // alone keeps the model from learning the carrier (tables,
+        // e-mail headers) as a sign of injection.
+        let mut text = r.text.as_str();
+        if let Some(attack) = row.get("attack_str").and_then(|v| v.as_str()).filter(|a| r.label && text.contains(*a)) {
+            text = attack;
+        }
+        // The same for a poisoned tool output: the line that carries the
+        // injected goal (with the attack's own wrapper around it), not the
+        // YAML the tool returns.
+        if let Some(line) = row.get("injection_goal").and_then(|v| v.as_str()).filter(|_| r.label).and_then(|goal| injected_line(text, goal)) {
+            text = line;
+        }
+        let group = group_of(format!("{}:{}", r.stem, u8::from(r.label)));
+        examples.push(Example { group, label: if r.label { 1.0 } else { 0.0 }, tokens: featurise(text) });
+    }
+    for (text, positive) in synthetic::rows(0x5EED_1A7E_0F00_D5E1, synthetic_per_template) {
+        let group = group_of(format!("synthetic:{}", u8::from(positive)));
+        examples.push(Example { group, label: if positive { 1.0 } else { 0.0 }, tokens: featurise(&text) });
+    }
+    eprintln!("{} training rows, {held_out} held out", examples.len());
+    let mut names = vec![String::new(); groups.len()];
+    for (k, v) in groups {
+        names[v] = k;
+    }
+    (examples, names)
 }
 
 /// The end index of the best window, the same rule `Model::score` applies.
@@ -141,67 +361,4 @@ fn shuffle(v: &mut [usize], rng: &mut u64) {
         let j = (next(rng) % (i as u64 + 1)) as usize;
         v.swap(i, j);
     }
-}
-
-fn load(dir: &Path) -> (Vec<Example>, Vec<String>) {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".jsonl") || p.to_string_lossy().ends_with(".jsonl.gz"))
-        .collect();
-    files.sort();
-    let mut groups: BTreeMap<String, usize> = BTreeMap::new();
-    let mut examples = Vec::new();
-    let mut held_out = 0usize;
-    for path in files {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let stem = name.trim_end_matches(".gz").trim_end_matches(".jsonl").to_string();
-        if EXCLUDED_FILES.contains(&stem.as_str()) {
-            eprintln!("skip {name}: licence does not allow training");
-            continue;
-        }
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let reader: Box<dyn BufRead> = if name.ends_with(".gz") { Box::new(BufReader::new(flate2::read::GzDecoder::new(file))) } else { Box::new(BufReader::new(file)) };
-        for line in reader.lines() {
-            let line = line.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let Ok(row) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-            let source = row.get("source").and_then(|v| v.as_str()).unwrap_or("");
-            if EXCLUDED_SOURCES.iter().any(|s| source.contains(s)) {
-                continue;
-            }
-            if model::is_holdout(&stem, &model::holdout_group(&row)) {
-                held_out += 1;
-                continue;
-            }
-            let label = if row.get("label").and_then(|v| v.as_i64()) == Some(1) { 1.0 } else { 0.0 };
-            let mut text = row.get("text").and_then(|v| v.as_str()).unwrap_or("");
-            // A poisoned document is a clean one (also in the corpus, as a
-            // negative) plus the inserted attack: training on the attack
-            // alone keeps the model from learning the carrier (tables,
-            // e-mail headers) as a sign of injection.
-            if let Some(attack) = row.get("attack_str").and_then(|v| v.as_str()).filter(|a| label > 0.5 && text.contains(*a)) {
-                text = attack;
-            }
-            let key = format!("{stem}:{}", label as u8);
-            let next_id = groups.len();
-            let group = *groups.entry(key).or_insert(next_id);
-            let mut tokens = Vec::new();
-            for_each_token(&normalise(text).text, 32 - DIM_BITS, |u, b| tokens.push((u, b)));
-            examples.push(Example { group, label, tokens });
-        }
-    }
-    for (text, positive) in synthetic::rows(0x5EED_1A7E_0F00_D5E1, SYNTHETIC_PER_TEMPLATE) {
-        let key = format!("synthetic:{}", u8::from(positive));
-        let next_id = groups.len();
-        let group = *groups.entry(key).or_insert(next_id);
-        let mut tokens = Vec::new();
-        for_each_token(&normalise(&text).text, 32 - DIM_BITS, |u, b| tokens.push((u, b)));
-        examples.push(Example { group, label: if positive { 1.0 } else { 0.0 }, tokens });
-    }
-    eprintln!("{} training rows, {held_out} held out", examples.len());
-    let mut names = vec![String::new(); groups.len()];
-    for (k, v) in groups {
-        names[v] = k;
-    }
-    (examples, names)
 }

@@ -145,7 +145,9 @@ impl Context for WardHttp {}
 
 impl HttpContext for WardHttp {
     fn on_http_request_headers(&mut self, _headers: usize, end_of_stream: bool) -> Action {
-        let header = |name: &str| self.get_http_request_header(name).unwrap_or_default();
+        // Values are read as bytes: the SDK's string getter panics (a trap)
+        // on a header that is not UTF-8, which a client can send.
+        let header = |name: &str| self.get_http_request_header_bytes(name).map(lossy).unwrap_or_default();
         self.request = Envelope {
             direction: Direction::Request,
             path: header(":path"),
@@ -196,8 +198,8 @@ impl HttpContext for WardHttp {
         if !self.request.request_id.is_empty() {
             self.set_http_response_header("x-ward-request-id", Some(&self.request.request_id.clone()));
         }
-        let content_type = self.get_http_response_header("content-type").unwrap_or_default();
-        let content_encoding = self.get_http_response_header("content-encoding").unwrap_or_default();
+        let content_type = self.get_http_response_header_bytes("content-type").map(lossy).unwrap_or_default();
+        let content_encoding = self.get_http_response_header_bytes("content-encoding").map(lossy).unwrap_or_default();
         self.response = Envelope {
             direction: Direction::Response,
             content_type,
@@ -391,6 +393,12 @@ impl Facts for HostFacts {
 /// filter forwards it decoded without its `content-encoding` header.
 fn decoded_here(env: &Envelope) -> bool {
     ward_core::encoding::is_encoded(&env.content_encoding) && ward_core::encoding::is_supported(&env.content_encoding)
+}
+
+/// A header value as text; bytes that are not UTF-8 become U+FFFD, so an
+/// odd `content-encoding` is refused as unknown rather than crashing the VM.
+fn lossy(bytes: Vec<u8>) -> String {
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn now_ms(t: std::time::SystemTime) -> u64 {

@@ -67,6 +67,12 @@ enum Gate {
     /// A phrase the attacker wants said ("access granted"): an output verb
     /// must precede it, else it weighs `trusted`/`untrusted`.
     SayVerb,
+    /// The reader's own reply ("your answer", "your code"): in untrusted
+    /// text, a verb that reshapes it ("add ... to your reply", "rearrange
+    /// the letters of your answer", "integrate ... into your solution") is
+    /// data giving orders about what the model writes. Without the verb,
+    /// or in the user's own text, it weighs `trusted`/`untrusted`.
+    ShapesReply,
 }
 
 struct Entry {
@@ -90,6 +96,11 @@ const fn e(phrase: &'static str, family: Family, trusted: f32, untrusted: f32) -
 
 const fn gated(phrase: &'static str, family: Family, gate: Gate) -> Entry {
     Entry { phrase, family, trusted: STRONG, untrusted: STRONG, gate }
+}
+
+/// A reply-shaping-verb-gated phrase, with its weights when no verb precedes it.
+const fn reply(phrase: &'static str, trusted: f32, untrusted: f32) -> Entry {
+    Entry { phrase, family: Family::AddressedToModel, trusted, untrusted, gate: Gate::ShapesReply }
 }
 
 /// An output-verb-gated phrase, with its weights when no verb precedes it.
@@ -222,6 +233,12 @@ const ENTRIES: &[Entry] = &[
     gated("above this line", PromptExtraction, Gate::CopyVerb),
     gated("everything written", PromptExtraction, Gate::CopyVerb),
     gated("instructions verbatim", PromptExtraction, Gate::CopyVerb),
+    gated("previous instructions", PromptExtraction, Gate::DisclosureVerb),
+    gated("prior instructions", PromptExtraction, Gate::DisclosureVerb),
+    gated("your ruleset", PromptExtraction, Gate::DisclosureVerb),
+    gated("your rule set", PromptExtraction, Gate::DisclosureVerb),
+    gated("your instruction", PromptExtraction, Gate::DisclosureVerb),
+    gated("your system prompt", PromptExtraction, Gate::DisclosureVerb),
     e("what were your instructions", PromptExtraction, STRONG, STRONG),
     e("what instructions were you given", PromptExtraction, STRONG, STRONG),
     e("what instructions have you been given", PromptExtraction, STRONG, STRONG),
@@ -325,7 +342,7 @@ const ENTRIES: &[Entry] = &[
     e("mode enabled", Jailbreak, WEAK, WEAK),
     e("mode activated", Jailbreak, WEAK, WEAK),
     e("mode is on", Jailbreak, HINT, HINT),
-    e("from now on", Jailbreak, HINT, MEDIUM),
+    e("from now on", Jailbreak, HINT, WEAK),
     e("for the rest of this conversation", Jailbreak, HINT, MEDIUM),
     e("for the remainder of", Jailbreak, HINT, WEAK),
     e("chatgpt", Jailbreak, HINT, HINT),
@@ -424,13 +441,29 @@ const ENTRIES: &[Entry] = &[
     e("to your response", AddressedToModel, 0.0, MEDIUM),
     e("to your reply", AddressedToModel, 0.0, MEDIUM),
     e("to your answer", AddressedToModel, 0.0, MEDIUM),
-    e("your response", AddressedToModel, 0.0, WEAK),
-    e("your reply", AddressedToModel, 0.0, WEAK),
-    e("your answer", AddressedToModel, 0.0, WEAK),
-    e("your output", AddressedToModel, 0.0, WEAK),
-    e("your solution", AddressedToModel, 0.0, WEAK),
-    e("your implementation", AddressedToModel, 0.0, WEAK),
-    e("your codebase", AddressedToModel, 0.0, WEAK),
+    reply("your response", 0.0, WEAK),
+    reply("your responses", 0.0, WEAK),
+    reply("your reply", 0.0, WEAK),
+    reply("your replies", 0.0, WEAK),
+    reply("your answer", 0.0, WEAK),
+    reply("your answers", 0.0, WEAK),
+    reply("your output", 0.0, WEAK),
+    reply("your message", 0.0, 0.0),
+    reply("your summary", 0.0, WEAK),
+    reply("your solution", 0.0, WEAK),
+    reply("your implementation", 0.0, WEAK),
+    reply("your codebase", 0.0, WEAK),
+    reply("your algorithm", 0.0, WEAK),
+    // Exfiltration through a rendered link or image: the model is asked to
+    // write a URL that carries conversation data to a third party.
+    e("markdown image", AddressedToModel, HINT, MEDIUM),
+    e("as an image link", AddressedToModel, HINT, MEDIUM),
+    e("render this image", AddressedToModel, HINT, MEDIUM),
+    e("render the image", AddressedToModel, HINT, MEDIUM),
+    e("in the url", AddressedToModel, 0.0, WEAK),
+    e("to the url", AddressedToModel, 0.0, WEAK),
+    e("as a query parameter", AddressedToModel, HINT, MEDIUM),
+    e("url encoded", AddressedToModel, 0.0, WEAK),
     e("note to the ai", AddressedToModel, MEDIUM, STRONG),
     e("dear ai", AddressedToModel, WEAK, STRONG),
     e("attention ai", AddressedToModel, WEAK, STRONG),
@@ -613,6 +646,7 @@ pub struct Lexicon {
     disclosure_verb: Regex,
     copy_verb: Regex,
     say_verb: Regex,
+    reshape_verb: Regex,
 }
 
 /// How far around an anchor the structural checks look. Small, because
@@ -683,12 +717,19 @@ impl Lexicon {
         let nouns = "i\\w?n?stru\\w*ions?|directions?|directives?|rules?|guidelines?|prompts?|commands?|orders|constraints|restrictions|guardrails|polic(?:y|ies)|programming|training|limitations|filters|safeguards|principles|guidance|protocols?|boundaries|ethics|morals|values|settings|context|conversation|messages|text|tasks?|inputs?|words|everything";
         let override_object = Regex::new(&format!("^((?:[ \\n](?:{modifiers})){{0,6}})[ \\n]({nouns})\\b")).expect("override pattern compiles");
         let disclosure_verb = Regex::new(
-            "\\b(?:reveal|show|print|repeat|output|display|tell|give|share|leak|dump|write|spell|recite|copy|list|provide|disclose|expose|paste|echo|translate|summari[sz]e|encode|return|read|send|describe|state|quote|put)\\b[^\\n]{0,60}$",
+            "\\b(?:reveal|show|print|repeat|output|display|tell|give|share|leak|dump|write|spell|recite|copy|list|provide|disclose|expose|paste|echo|translate|summari[sz]e|encode|return|read|send|describe|state|quote|put|append|rap|poem|sing)\\b[^\\n]{0,60}$",
         )
         .expect("disclosure pattern compiles");
         let copy_verb = Regex::new("\\b(?:reveal|show|print|repeat|output|display|leak|dump|spell|recite|copy|disclose|expose|paste|echo|quote|reproduce|regurgitate)\\b[^\\n]{0,50}$").expect("copy pattern compiles");
         let say_verb = Regex::new("\\b(?:say|says|saying|said|output|print|respond|reply|answer|write|return|prefix|begin|start|end|type|proclaim|repeat|state|only|utter|display|complete|generate|produce)\\b[^\\n]{0,40}$").expect("say pattern compiles");
-        Lexicon { phrases, index, filter, override_object, disclosure_verb, copy_verb, say_verb }
+        // Verbs that reshape a reply, as data addressing the model uses them.
+        // Not "send", "provide", "submit", "await": e-mails ask their human
+        // reader for a reply with those.
+        let reshape_verb = Regex::new(
+            "\\b(?:add|include|insert|append|prepend|prefix|integrate|incorporate|embed|inject|mention|modify|alter|rewrite|render|format|use|replace|substitute|convert|encode|translate|remove|omit|combine|group|rearrange|scramble|reverse|misspell|anagram|introduce|enhance|end|begin|start|conclude|promote|suggest|recommend|tease|highlight|emphasi[sz]e|stress|express|encourage|urge|link|merge|blend|meld|fuse|infuse|interweave|weave|enrich|fortify|deploy|utili[sz]e|employ|ensure)\\b(?:[ \\n][^ \\n]+){0,7}[ \\n]?$",
+        )
+        .expect("reshape pattern compiles");
+        Lexicon { phrases, index, filter, override_object, disclosure_verb, copy_verb, say_verb, reshape_verb }
     }
 
     #[inline(always)]
@@ -765,6 +806,13 @@ impl Lexicon {
             Gate::OverrideObject => self.override_weight(&view(window_after(text, end, WINDOW))),
             Gate::DisclosureVerb => gate(&self.disclosure_verb, &view(window_before(text, start, 70))),
             Gate::CopyVerb => gate(&self.copy_verb, &view(window_before(text, start, 60))),
+            Gate::ShapesReply => {
+                if untrusted && self.reshape_verb.is_match(&view(window_before(text, start, 60))) {
+                    STRONG
+                } else {
+                    plain
+                }
+            }
             Gate::SayVerb => {
                 if self.say_verb.is_match(&view(window_before(text, start, 50))) {
                     STRONG

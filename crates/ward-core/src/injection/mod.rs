@@ -194,10 +194,17 @@ pub struct Detector {
 
 impl Detector {
     pub fn new(config: &Config) -> Detector {
+        let model = if config.model { model::Model::builtin() } else { None };
+        Detector::with_model(config, model)
+    }
+
+    /// A detector scoring with `model` instead of the built-in one: the
+    /// trainer evaluates candidate weights through the whole detector.
+    pub fn with_model(config: &Config, model: Option<model::Model>) -> Detector {
         let allow = (!config.allow.is_empty()).then(|| {
             AhoCorasick::builder().ascii_case_insensitive(true).build(&config.allow).expect("allow phrases are plain strings")
         });
-        let model = if config.model { model::Model::builtin() } else { None };
+        let model = if config.model { model } else { None };
         Detector { config: config.clone(), lexicon: lexicon::Lexicon::new(), model, allow }
     }
 

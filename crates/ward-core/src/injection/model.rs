@@ -1,20 +1,30 @@
-//! A compact learned scorer: a linear model over hashed word unigrams and
-//! bigrams of the normalised text, scored on every window of [`WINDOW`]
-//! tokens; a segment's score is its best window's.
+//! A compact learned scorer: a linear model over hashed features of the
+//! normalised text's tokens, scored on every window of [`WINDOW`] tokens; a
+//! segment's score is its best window's.
+//!
+//! Per token, four features: the word, the word paired with the one before,
+//! the word paired with the one two back (a skip pair, so "ignore all
+//! previous" and "ignore the previous" share "ignore _ previous"), and the
+//! word's first [`STEM`] bytes (a cheap stem: "instructed", "instructions"
+//! and "instrucions" share one). Each is one table lookup.
 //!
 //! The window is what lets one injected sentence stand out inside a long
 //! e-mail or table: averaging over the whole text would drown it. The
 //! weights are trained by `crates/ward-core/train/train_injection.rs` with
-//! the same featuriser (this module), so training and inference cannot
+//! the same featuriser ([`features`]), so training and inference cannot
 //! disagree about what a feature is; they are checked in as `weights.bin`.
 
 /// Serialised weights: header then `1 << dim_bits` signed bytes.
 static WEIGHTS: &[u8] = include_bytes!("weights.bin");
 
-pub const MAGIC: &[u8; 8] = b"WARDLM1\0";
+pub const MAGIC: &[u8; 8] = b"WARDLM2\0";
 pub const HEADER_LEN: usize = 24;
 /// Tokens per scoring window.
-pub const WINDOW: usize = 24;
+pub const WINDOW: usize = 36;
+/// Features per token (see the module documentation).
+pub const FEATURES: usize = 4;
+/// Bytes of a word its stem feature keeps.
+pub const STEM: usize = 5;
 
 /// The parsed model: quantised weights and the factors that turn an integer
 /// window sum back into a logit.
@@ -67,6 +77,7 @@ impl Model {
 }
 
 const STRUCTURAL_SEED: u64 = 0x51_7cc1_b727_220a;
+const STEM_SEED: u64 = 0x6a09_e667_f3bc_c908;
 /// The hash the first token's bigram pairs with: "start of text".
 const START: u32 = 0x2545_F491;
 
@@ -82,14 +93,31 @@ pub fn bigram(prev: u32, t: u32) -> u32 {
     ((prev.rotate_left(11) ^ t).wrapping_mul(0x85EB_CA6B) ^ 0x68E3_1DA4).wrapping_mul(0xC2B2_AE35)
 }
 
+/// A distinct pairing for skip pairs, so (a, _, b) never shares a slot
+/// with the bigram (a, b).
+#[inline(always)]
+fn skip_pair(prev2: u32, t: u32) -> u32 {
+    bigram(prev2 ^ 0x27d4_eb2f, t) ^ 0x1656_67b1
+}
+
 /// One token of normalised text: its hash, the hash of it paired with the
-/// token before, and where the two start (byte offsets).
+/// token before, with the token two back, the hash of its stem, and where
+/// it and the token before start (byte offsets).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Token {
     pub hash: u32,
     pub bigram: u32,
+    pub skip: u32,
+    pub stem: u32,
     pub start: usize,
     pub prev_start: usize,
+}
+
+/// The model's feature hashes of one token, full 32-bit (the model keeps
+/// the top `dim_bits`).
+#[inline(always)]
+pub fn features(t: &Token) -> [u32; FEATURES] {
+    [t.hash, t.bigram, t.skip, t.stem]
 }
 
 /// Bytes that belong to a word token: ASCII letters and digits and every
@@ -118,36 +146,45 @@ pub fn is_word_byte(b: u8) -> bool {
 #[inline(always)]
 pub fn tokens(text: &[u8], mut f: impl FnMut(Token)) {
     let mut prev = START;
+    let mut prev2 = START;
     let mut prev_start = 0usize;
     let mut i = 0usize;
     while i < text.len() {
         let b = text[i];
         let start = i;
-        let hash = if is_word_byte(b) {
+        let (hash, stem) = if is_word_byte(b) {
             let mut h: u64 = 0;
+            let mut stem = 0u64;
             while let Some(&c) = text.get(i).filter(|&&c| is_word_byte(c)) {
                 h = h.rotate_left(7) ^ u64::from(c);
                 i += 1;
+                if i - start == STEM {
+                    stem = h;
+                }
             }
-            finish(h)
+            // A word shorter than a stem is its own stem.
+            let stem = if stem == 0 { h } else { stem };
+            (finish(h), finish(stem ^ STEM_SEED))
         } else {
             i += 1;
             if b == b' ' {
                 continue;
             }
-            finish(STRUCTURAL_SEED ^ u64::from(b))
+            let h = finish(STRUCTURAL_SEED ^ u64::from(b));
+            (h, h ^ 0x3c6e_f372)
         };
-        f(Token { hash, bigram: bigram(prev, hash), start, prev_start });
+        f(Token { hash, bigram: bigram(prev, hash), skip: skip_pair(prev2, hash), stem, start, prev_start });
+        prev2 = prev;
         prev = hash;
         prev_start = start;
     }
 }
 
-/// Calls `f(unigram, bigram)` feature indices (reduced to `32 - shift`
-/// bits) for every token of normalised text: the model's features.
+/// Calls `f` with the model's feature indices (reduced to `32 - shift`
+/// bits) for every token of normalised text.
 #[inline]
-pub fn for_each_token(text: &str, shift: u32, mut f: impl FnMut(u32, u32)) {
-    tokens(text.as_bytes(), |t| f(t.hash >> shift, t.bigram >> shift));
+pub fn for_each_token(text: &str, shift: u32, mut f: impl FnMut([u32; FEATURES])) {
+    tokens(text.as_bytes(), |t| f(features(&t).map(|h| h >> shift)));
 }
 
 /// The model's running state over one text: the best window so far.
@@ -163,7 +200,8 @@ impl<'m> Windows<'m> {
     #[inline(always)]
     pub fn push(&mut self, t: &Token) {
         let w = self.model.weights;
-        let c = i32::from(w.get((t.hash >> self.model.shift) as usize).copied().unwrap_or(0) as i8) + i32::from(w.get((t.bigram >> self.model.shift) as usize).copied().unwrap_or(0) as i8);
+        let shift = self.model.shift;
+        let c: i32 = features(t).iter().map(|&h| i32::from(w.get((h >> shift) as usize).copied().unwrap_or(0) as i8)).sum();
         self.sum += c - self.ring[self.slot];
         self.ring[self.slot] = c;
         self.slot += 1;
@@ -211,8 +249,30 @@ mod tests {
 
     fn tokens(text: &str) -> Vec<(u32, u32)> {
         let mut v = Vec::new();
-        for_each_token(text, 14, |a, b| v.push((a, b)));
+        for_each_token(text, 14, |f| v.push((f[0], f[1])));
         v
+    }
+
+    fn stems(text: &str) -> Vec<u32> {
+        let mut v = Vec::new();
+        for_each_token(text, 14, |f| v.push(f[3]));
+        v
+    }
+
+    fn skips(text: &str) -> Vec<u32> {
+        let mut v = Vec::new();
+        for_each_token(text, 14, |f| v.push(f[2]));
+        v
+    }
+
+    #[test]
+    fn stems_join_inflections_and_skip_pairs_bridge_a_word() {
+        assert_eq!(stems("instructions")[0], stems("instructed")[0]);
+        assert_ne!(stems("instructions")[0], stems("install")[0]);
+        // Short words are their own stem, not each other's.
+        assert_ne!(stems("you")[0], stems("your")[0]);
+        assert_eq!(skips("ignore all previous")[2], skips("ignore the previous")[2]);
+        assert_ne!(skips("ignore all previous")[2], skips("heed all previous")[2]);
     }
 
     #[test]

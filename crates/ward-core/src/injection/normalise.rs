@@ -138,8 +138,8 @@ const NEWLINE: u8 = 16;
 const STRUCT: u8 = 32;
 const B64: u8 = 64;
 
-const fn ascii_classes() -> [u8; 128] {
-    let mut t = [0u8; 128];
+const fn ascii_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
     let mut i = 0;
     while i < 128 {
         let c = i as u8;
@@ -171,15 +171,13 @@ const fn ascii_classes() -> [u8; 128] {
     t
 }
 
-static CLASS: [u8; 128] = ascii_classes();
+/// Indexed by any byte (non-ASCII bytes are class 0), so a lookup needs no
+/// range check.
+static CLASS: [u8; 256] = ascii_classes();
 
-#[inline]
+#[inline(always)]
 fn class(b: u8) -> u8 {
-    if b < 128 {
-        CLASS[b as usize]
-    } else {
-        0
-    }
+    CLASS[b as usize]
 }
 
 /// Digits and symbols that stand for letters in leetspeak.
@@ -211,10 +209,15 @@ pub fn normalise(input: &str) -> Normalised {
     let mut in_flag = false;
     let mut i = 0usize;
     while i < bytes.len() {
-        // Fast path: a run of lower-case ASCII letters is copied as is.
-        if bytes[i].is_ascii_lowercase() {
+        let b = bytes[i];
+        let k = class(b);
+        // Fast path: a run of ASCII letters, lower-cased in one go. Most
+        // chat text is such runs split by single spaces, so neither the
+        // per-char writer nor a memcpy call per word is paid for it.
+        if k & (LOWER | UPPER) != 0 {
             let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_lowercase() {
+            i += 1;
+            while i < bytes.len() && class(bytes[i]) & (LOWER | UPPER) != 0 {
                 i += 1;
             }
             if run_len == 0 {
@@ -223,12 +226,12 @@ pub fn normalise(input: &str) -> Normalised {
             run_len += i - start;
             in_flag = false;
             w.flush_sep();
-            w.out.extend_from_slice(&bytes[start..i]);
-            w.last = bytes[i - 1];
+            let word = bytes.get(start..i).unwrap_or_default();
+            w.out.extend(word.iter().map(|&c| c | 0x20));
+            w.last = word.last().map_or(0, |&c| c | 0x20);
             w.last_alpha = true;
             continue;
         }
-        let b = bytes[i];
         if b == b' ' {
             if run_len >= MIN_ENCODED_RUN {
                 encoded_runs.push((run_start, i));
@@ -238,7 +241,6 @@ pub fn normalise(input: &str) -> Normalised {
             i += 1;
             continue;
         }
-        let k = class(b);
         if k & B64 != 0 {
             if run_len == 0 {
                 run_start = i;
@@ -588,8 +590,104 @@ fn confusable(cp: u32) -> Option<char> {
 }
 
 #[cfg(test)]
+#[path = "normalise_reference.rs"]
+mod reference;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces the differential test strings are built from: everything the
+    /// normaliser treats specially, next to plain chat text.
+    const PIECES: &[&str] = &[
+        "a", "Z", "ignore", "Previous", "INSTRUCTIONS", " ", "  ", "\t", "\n", "\r\n", "\u{b}", ".", ",", "!", "?", "-", "_", "+", "/", "=",
+        "'", "`", "\"", ";", "&", "%", "0", "1", "3", "4", "5", "7", "9", "@", "$", "<", ">", "|", "[", "]", "#", "{", "}", "(", ")", ":",
+        "%20", "%41", "%4", "%zz", "%0a", "%00", "&lt;", "&gt;", "&amp;", "&quot;", "&apos;", "&nbsp;", "&#105;", "&#x69;", "&#X49;", "&#1114112;",
+        "&#0;", "&bogus;", "&#", "&;", "\u{0}", "\u{7f}", "\u{1f}", "\u{200B}", "\u{200C}", "\u{200D}", "\u{2060}", "\u{FEFF}", "\u{AD}",
+        "\u{202E}", "\u{202C}", "\u{2066}", "\u{200E}", "\u{FE0F}", "\u{E0101}", "\u{E0069}", "\u{E0020}", "\u{E007F}", "\u{E0001}",
+        "\u{1F3F4}", "\u{1F468}", "\u{2028}", "\u{85}", "\u{A0}", "\u{3000}", "\u{2019}", "\u{2BC}", "\u{FF29}", "\u{FF47}", "\u{FF01}",
+        "\u{FF5E}", "\u{1D422}", "\u{1D7CF}", "\u{24D8}", "\u{24BE}", "\u{1F170}", "\u{1F1EE}", "\u{FB01}", "\u{FB03}", "\u{43E}",
+        "\u{435}", "\u{410}", "\u{3BF}", "\u{2134}", "\u{C9}", "\u{EF}", "\u{131}", "\u{130}", "\u{17D}", "\u{DF}", "\u{3A3}",
+        "\u{4E2D}", "\u{661}", "\u{600}", "\u{1F600}", "\u{10FFFF}", "aWdub3JlIGFsbCBwcmV2aW91cyBpbnN0cnVjdGlvbnM=", "69676e6f7265",
+        "1gn0r3", "pr3v10us", "h4ck", "p@$$", "don't", "it\u{2019}s",
+    ];
+
+    fn assert_same(input: &str) {
+        let new = normalise(input);
+        let old = reference::normalise(input);
+        assert_eq!(new.text, old.text, "text of {input:?}");
+        assert_eq!(new.hidden, old.hidden, "hidden of {input:?}");
+        assert_eq!(new.encoded_runs, old.encoded_runs, "encoded runs of {input:?}");
+    }
+
+    fn pieces() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(PIECES), 0..48).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn same_output_as_the_reference_on_special_pieces(s in pieces()) {
+            assert_same(&s);
+        }
+
+        #[test]
+        fn same_output_as_the_reference_on_any_string(s in any::<String>()) {
+            assert_same(&s);
+        }
+
+        #[test]
+        fn same_output_as_the_reference_on_ascii(s in "[ -~\t\n]{0,200}") {
+            assert_same(&s);
+        }
+    }
+
+    /// Every row of the evaluation corpora (`$WARD_CORPORA`, else
+    /// `../shared/corpora` beside the repository), when they are there:
+    /// real text of every kind the detectors meet.
+    #[test]
+    fn same_output_as_the_reference_on_the_corpora() {
+        use std::io::{BufRead, BufReader, Read};
+        let root = std::env::var_os("WARD_CORPORA").map(std::path::PathBuf::from).unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora"));
+        let Ok(folders) = std::fs::read_dir(&root) else { return };
+        let mut rows = 0usize;
+        for folder in folders.flatten() {
+            let Ok(files) = std::fs::read_dir(folder.path()) else { continue };
+            for file in files.flatten() {
+                let path = file.path();
+                let name = path.to_string_lossy().to_string();
+                let Ok(f) = std::fs::File::open(&path) else { continue };
+                let reader: Box<dyn Read> = if name.ends_with(".jsonl.gz") {
+                    Box::new(flate2::read::GzDecoder::new(f))
+                } else if name.ends_with(".jsonl") {
+                    Box::new(f)
+                } else {
+                    continue;
+                };
+                for line in BufReader::new(reader).lines() {
+                    let line = line.expect("readable corpus");
+                    let Ok(row) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+                    if let Some(text) = row.get("text").and_then(|t| t.as_str()) {
+                        assert_same(text);
+                        rows += 1;
+                    }
+                }
+            }
+        }
+        eprintln!("normaliser matches its reference on {rows} corpus rows");
+    }
+
+    #[test]
+    fn same_output_as_the_reference_on_every_pair_of_pieces() {
+        for a in PIECES {
+            for b in PIECES {
+                assert_same(&format!("{a}{b}"));
+                assert_same(&format!("x{a}{b}x"));
+            }
+        }
+    }
 
     fn n(s: &str) -> String {
         normalise(s).text

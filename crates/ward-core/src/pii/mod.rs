@@ -133,10 +133,11 @@ impl Detector {
         let text = segment.text.as_str();
         let mut hits = Vec::new();
         self.emails(text, &mut hits);
-        letter_ids(text, &mut hits);
-        digit_ids(text, &mut hits);
-        phones(text, &mut hits);
-        ip_addresses(text, &mut hits);
+        let marks = Marks::of(text.as_bytes());
+        letter_ids(text, &marks, &mut hits);
+        digit_ids(text, &marks, &mut hits);
+        phones(text, &marks, &mut hits);
+        ip_addresses(text, &marks, &mut hits);
         // Earlier passes are more specific: keep the first of overlaps.
         let mut kept: Vec<Hit> = Vec::new();
         for h in hits {
@@ -211,6 +212,36 @@ impl Detector {
     }
 }
 
+/// Where the bytes sit that every identifier but an e-mail address needs
+/// near its start: digits, upper-case letters (IBAN and VAT country codes,
+/// the codice fiscale) and colons (IPv6). One pass over the text collects
+/// them; the recognizers then jump from mark to mark instead of each
+/// walking every byte, so ordinary prose costs one cheap pass in all.
+struct Marks {
+    at: Vec<usize>,
+}
+
+impl Marks {
+    fn of(b: &[u8]) -> Marks {
+        Marks { at: b.iter().enumerate().filter(|&(_, &c)| c.is_ascii_digit() || c.is_ascii_uppercase() || c == b':').map(|(i, _)| i).collect() }
+    }
+
+    /// The first position at or after `from` whose byte passes `want`, or
+    /// `b.len()`.
+    fn next(&self, b: &[u8], from: usize, want: fn(&u8) -> bool) -> usize {
+        let k = self.at.partition_point(|&p| p < from);
+        self.at[k..].iter().copied().find(|&p| want(&b[p])).unwrap_or(b.len())
+    }
+}
+
+fn is_digit_or_colon(c: &u8) -> bool {
+    c.is_ascii_digit() || *c == b':'
+}
+
+fn is_digit_or_upper(c: &u8) -> bool {
+    c.is_ascii_digit() || c.is_ascii_uppercase()
+}
+
 fn rule(id: &str) -> usize {
     RULES.iter().position(|r| r.0 == id).unwrap_or(0)
 }
@@ -250,15 +281,25 @@ fn collect(b: &[u8], start: usize, want: usize, seps: &[u8]) -> (String, usize) 
 /// Identifiers that start with letters: IBAN, EU VAT numbers, UK NINO,
 /// Spanish NIE, Italian codice fiscale; and Spanish DNI (digits then a
 /// letter).
-fn letter_ids(text: &str, hits: &mut Vec<Hit>) {
+fn letter_ids(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
     let mut i = 0;
     while i + 1 < b.len() {
+        // A start needs an upper-case letter on it or a digit within its
+        // first five bytes (`may_start_letter_id`).
+        i = i.max(marks.next(b, i, is_digit_or_upper).saturating_sub(4));
+        if i + 1 >= b.len() {
+            break;
+        }
         if !b[i].is_ascii_alphanumeric() || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
             i += 1;
             continue;
         }
         let start = i;
+        if !may_start_letter_id(b, start) {
+            i += 1;
+            continue;
+        }
         if let Some(h) = letter_id_at(text, b, start) {
             i = h.span.1;
             hits.push(h);
@@ -266,6 +307,20 @@ fn letter_ids(text: &str, hits: &mut Vec<Hit>) {
             i += 1;
         }
     }
+}
+
+/// Whether `letter_id_at` can find anything at `s`, decided from a few
+/// bytes so that ordinary words cost no more than this test. Every
+/// identifier it knows has a digit among its first five bytes (IBAN and
+/// VAT country codes, NINO and NIE prefixes, DNI digits) except the
+/// codice fiscale, whose digits may all be written as letters: that one
+/// needs an upper-case, exactly 16-character token.
+fn may_start_letter_id(b: &[u8], s: usize) -> bool {
+    let head = &b[s..b.len().min(s + 5)];
+    if head.iter().any(u8::is_ascii_digit) {
+        return true;
+    }
+    b[s].is_ascii_uppercase() && b.len() - s >= 16 && b[s..s + 16].iter().all(u8::is_ascii_alphanumeric) && !alnum_at(b, s + 16)
 }
 
 fn letter_id_at(text: &str, b: &[u8], s: usize) -> Option<Hit> {
@@ -333,10 +388,14 @@ fn letter_id_at(text: &str, b: &[u8], s: usize) -> Option<Hit> {
 
 /// Runs of digit groups joined by single separators: cards, SSNs, NHS
 /// numbers, German tax ids, PESEL, Italian VAT numbers, BSN, NIR.
-fn digit_ids(text: &str, hits: &mut Vec<Hit>) {
+fn digit_ids(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
     let mut i = 0;
     while i < b.len() {
+        i = marks.next(b, i, u8::is_ascii_digit);
+        if i >= b.len() {
+            break;
+        }
         if !b[i].is_ascii_digit() || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'+')) || continues_code(b, i) {
             i += 1;
             continue;
@@ -450,10 +509,16 @@ fn ssn_shape(sizes: &[usize], text: &str, start: usize) -> bool {
 /// Phone numbers: E.164 (`+` and 8 to 15 digits), North American numbers
 /// with separators or a parenthesised area code, and national numbers with
 /// a trunk `0` and separators.
-fn phones(text: &str, hits: &mut Vec<Hit>) {
+fn phones(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
     let mut i = 0;
     while i < b.len() {
+        // Every start is a digit or the `+` or `(` right before one.
+        let digit = marks.next(b, i, u8::is_ascii_digit);
+        if digit >= b.len() {
+            break;
+        }
+        i = i.max(digit.saturating_sub(1));
         let c = b[i];
         let starts =
             (c == b'+' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) || (c == b'(' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) || c.is_ascii_digit();
@@ -531,11 +596,22 @@ fn phones(text: &str, hits: &mut Vec<Hit>) {
 
 /// IPv4 and IPv6 addresses (with an optional `/prefix` or `%zone`), parsed
 /// by the standard library after a byte pass finds the candidates.
-fn ip_addresses(text: &str, hits: &mut Vec<Hit>) {
+fn ip_addresses(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
+    let hexish = |c: u8| c.is_ascii_hexdigit() || c == b':' || c == b'.';
     let mut i = 0;
     while i < b.len() {
-        let hexish = |c: u8| c.is_ascii_hexdigit() || c == b':' || c == b'.';
+        // An address has a digit or a colon: start from the beginning of
+        // the hex-ish run that holds the next one.
+        let mark = marks.next(b, i, is_digit_or_colon);
+        if mark >= b.len() {
+            break;
+        }
+        let mut run_start = mark;
+        while run_start > i && hexish(b[run_start - 1]) {
+            run_start -= 1;
+        }
+        i = run_start;
         if !hexish(b[i]) || (i > 0 && (hexish(b[i - 1]) || b[i - 1].is_ascii_alphanumeric())) {
             i += 1;
             continue;
@@ -543,6 +619,12 @@ fn ip_addresses(text: &str, hits: &mut Vec<Hit>) {
         let mut j = i;
         while j < b.len() && hexish(b[j]) {
             j += 1;
+        }
+        // Without a colon only an IPv4 address is possible, and that starts
+        // with a digit: words such as `bed` or `face` stop here.
+        if !b[i].is_ascii_digit() && !b[i..j].contains(&b':') {
+            i = j;
+            continue;
         }
         let mut cand = &text[i..j];
         cand = cand.trim_end_matches('.');
@@ -581,6 +663,10 @@ fn ip_addresses(text: &str, hits: &mut Vec<Hit>) {
     // after a word): the dotted part on its own.
     let mut i = 0;
     while i < b.len() {
+        i = marks.next(b, i, u8::is_ascii_digit);
+        if i >= b.len() {
+            break;
+        }
         let starts = b[i].is_ascii_digit() && i > 0 && b[i - 1] == b':' && !b.get(i.wrapping_sub(2)).is_some_and(u8::is_ascii_digit);
         if starts && !hits.iter().any(|h| h.span.0 <= i && i < h.span.1) {
             let j = (i..b.len()).find(|&k| !(b[k].is_ascii_digit() || b[k] == b'.')).unwrap_or(b.len());

@@ -424,7 +424,12 @@ pub(crate) fn random_assignments(text: &str, out: &mut Vec<(usize, usize)>) {
         }
         let value = &text[start..end];
         let constant = value.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_') && value.bytes().filter(|&c| c == b'_').count() >= 2;
-        if !value.contains('/') && !constant && named_before(b, start) && looks_secret(value, Kind::Key, false) && entropy(value) > 3.0 && !is_hash_like(value)
+        if !value.contains('/')
+            && !constant
+            && named_before(b, start)
+            && looks_secret(value, Kind::Key, false)
+            && entropy(value) > 3.0
+            && !is_hash_like(value)
         {
             out.push((start, end));
         }
@@ -481,7 +486,7 @@ fn named_before(b: &[u8], start: usize) -> bool {
     !identifier_words(name).any(|w| {
         NOT_SECRET_WORDS.contains(&w.as_str())
             || CODE.contains(&w.as_str())
-            || ["sha", "digest", "integrity", "etag", "resolved", "hash", "checksum", "commit"].contains(&w.as_str())
+            || ["sha", "digest", "integrity", "etag", "resolved", "hash", "checksum", "commit", "signature", "value"].contains(&w.as_str())
     })
 }
 

@@ -93,6 +93,8 @@ pub(crate) const RULES: &[Rule] = &[
     rule("secrets.xai_api_key", "XAI_KEY", High, &["xai-"], r"xai-[A-Za-z0-9_]{70,90}"),
     rule("secrets.perplexity_api_key", "PERPLEXITY_KEY", High, &["pplx-"], r"pplx-[A-Za-z0-9]{48}"),
     rule("secrets.replicate_token", "REPLICATE_TOKEN", High, &["r8_"], r"r8_[A-Za-z0-9]{37,40}"),
+    // NVIDIA API catalog keys (build.nvidia.com): `nvapi-` and 64 characters.
+    rule("secrets.nvidia_api_key", "NVIDIA_KEY", High, &["nvapi-"], r"nvapi-[A-Za-z0-9_\-]{64}"),
     // --- Cloud providers ----------------------------------------------------
     rule("secrets.aws_access_key_id", "AWS_KEY", High, &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"], r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}").edge(Edge::Alnum).check(aws_key_id),
     // A secret access key is 40 base64 characters with no prefix of its own:
@@ -147,12 +149,17 @@ pub(crate) const RULES: &[Rule] = &[
     rule("secrets.npm_token", "NPM_TOKEN", High, &[":_authToken="], r"//[^\s/]+/(?:[^\s:]*/)?:_authToken=\s*([A-Za-z0-9_\-.]{8,})").reach(200, 120).edge(Edge::None).check(literal_value),
     rule("secrets.pypi_token", "PYPI_TOKEN", High, &["pypi-AgE"], r"pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_\-]{70,}").reach(0, 4096),
     rule("secrets.artifactory_token", "ARTIFACTORY_TOKEN", Medium, &["AKC", "AP"], r"(?:AKC[A-Za-z0-9]{10,}|AP[0-9A-F][A-Za-z0-9]{8,})").edge(Edge::Alnum).check(artifactory).no_veto(),
-    rule("secrets.cloudflare_origin_ca_key", "CLOUDFLARE_KEY", High, &["v1.0-"], r"v1\.0-[a-f0-9]{24}-[a-f0-9]{146}"),
+    rule("secrets.cloudflare_origin_ca_key", "CLOUDFLARE_KEY", High, &["v1.0-"], r"v1\.0-[a-f0-9]{24,64}(?:-[a-f0-9]{24,146}){1,3}").check(cloudflare_ca_key),
     rule("secrets.intra42_client_secret", "INTRA42_SECRET", High, &["s-s4t2"], r"s-s4t2(?:ud|af)-[a-f0-9]{64}"),
     rule("secrets.maxmind_license_key", "MAXMIND_KEY", High, &["_mmk"], r"[A-Za-z0-9]{6}_[A-Za-z0-9_]{29}_mmk").reach(40, 4).edge(Edge::Alnum).no_veto(),
     rule("secrets.docker_hub_pat", "DOCKER_TOKEN", High, &["dckr_pat_"], r"dckr_pat_[A-Za-z0-9_\-]{27}"),
     rule("secrets.sonar_token", "SONAR_TOKEN", High, &["sqp_", "squ_", "sqa_"], r"sq[pua]_[a-f0-9]{40}"),
     rule("secrets.sourcegraph_token", "SOURCEGRAPH_TOKEN", High, &["sgp_"], r"sgp_(?:[a-fA-F0-9]{16}_)?(?:local_)?[a-fA-F0-9]{40}").edge(Edge::Token).check(hex_random),
+    // Segment public API tokens share `sgp_` with Sourcegraph; their body is
+    // 64 alphanumerics rather than hex.
+    rule("secrets.segment_token", "SEGMENT_TOKEN", High, &["sgp_"], r"sgp_[A-Za-z0-9]{64}").edge(Edge::Alnum).check(mixed_case_body),
+    rule("secrets.clickup_token", "CLICKUP_TOKEN", High, &["pk_"], r"pk_\d{3,12}_[A-Z0-9]{32}").edge(Edge::Alnum).check(upper_alnum_body).no_veto(),
+    rule("secrets.stackhawk_api_key", "STACKHAWK_KEY", High, &["hawk."], r"hawk\.[A-Za-z0-9_\-]{20}\.[A-Za-z0-9_\-]{20}").edge(Edge::Token).check(mixed_case_body).no_veto(),
     rule("secrets.hashicorp_token", "HASHICORP_TOKEN", High, &["hvs.", "hvb.", ".atlasv1."], r"hv[sb]\.[A-Za-z0-9_\-]{24,}|[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=\-]{60,70}").reach(16, 400).check(mixed_case),
     // Legacy Vault service tokens: `s.` and 24 random characters.
     rule("secrets.hashicorp_token", "HASHICORP_TOKEN", High, &["s."], r"s\.[A-Za-z0-9]{24}").edge(Edge::Alnum).gate(word_start).check(vault_legacy).no_veto(),
@@ -168,12 +175,40 @@ pub(crate) const RULES: &[Rule] = &[
         .gate(discord_shape)
         .no_veto(),
     rule("secrets.telegram_bot_token", "TELEGRAM_TOKEN", High, &[":AA"], r"\d{8,10}:AA[0-9A-Za-z_\-]{32,33}").reach(10, 40).edge(Edge::Token).check(telegram),
+    // A bot token without the usual `AA` is still one when the line names
+    // Telegram (or is an Apprise `tgram://` URL).
+    rule("secrets.telegram_bot_token", "TELEGRAM_TOKEN", High, &["telegram", "tgram://"], r"(?i:telegram|tgram://)[^\n]{0,40}?(\d{8,10}:[0-9A-Za-z_\-]{35})")
+        .nocase()
+        .reach(0, 96)
+        .edge(Edge::Token)
+        .check(mixed_case_body)
+        .no_veto(),
+    // Salesforce session and access tokens start with the 15-character org
+    // id (`00D…`) and `!`.
+    rule("secrets.salesforce_token", "SALESFORCE_TOKEN", High, &["00D"], r"00D[A-Za-z0-9]{12}![A-Za-z0-9._]{80,}").edge(Edge::Alnum).check(salesforce).no_veto(),
+    // FullStory API keys: a region (`na1.`, `eu1.`) and a base64 body.
+    rule("secrets.fullstory_api_key", "FULLSTORY_KEY", High, &["na1.", "eu1."], r"(?:na1|eu1)\.[A-Za-z0-9+/]{60,}={0,2}").edge(Edge::Alnum).check(mixed_case_body).no_veto(),
+    // Legacy Grafana API keys are base64 of `{"k":…,"n":…,"id":…}`.
+    rule("secrets.grafana_api_key", "GRAFANA_KEY", High, &["eyJrIjoi"], r"eyJrIjoi[A-Za-z0-9+/]{30,}={0,2}").reach(0, 400).edge(Edge::Alnum).check(grafana_key).no_veto(),
+    // TrueNAS API keys are `<id>-<64 characters>`; the websocket login
+    // method names them.
+    rule("secrets.truenas_api_key", "TRUENAS_KEY", High, &["login_with_api_key"], r#"login_with_api_key"[\s\S]{0,60}?"params"\s*:\s*\[\s*"(\d{1,6}-[A-Za-z0-9]{64})""#)
+        .reach(0, 160)
+        .edge(Edge::None)
+        .check(mixed_case_body)
+        .no_veto(),
+    // ThingsBoard device access tokens travel in the device API path.
+    rule("secrets.thingsboard_token", "THINGSBOARD_TOKEN", High, &["/api/v1/"], r"/api/v1/([A-Za-z0-9]{20})/(?:telemetry|attributes|rpc|claim|firmware|software)")
+        .reach(0, 64)
+        .edge(Edge::None)
+        .check(alnum_token)
+        .no_veto(),
     rule("secrets.stripe_key", "STRIPE_KEY", Critical, &["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"], r"[sr]k_(?:live|test)_[A-Za-z0-9]{15,247}|whsec_[A-Za-z0-9]{32,}").edge(Edge::Alnum),
     // Twilio SIDs: `AC`/`SK` + 32 lowercase hex (or letters in test fixtures).
     rule("secrets.twilio_key", "TWILIO_KEY", Medium, &["AC", "SK"], r"(?:AC|SK)[a-z0-9]{32}").edge(Edge::Alnum).check(twilio).no_veto(),
     rule("secrets.sendgrid_api_key", "SENDGRID_KEY", High, &["SG."], r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}").edge(Edge::Alnum),
     rule("secrets.mailchimp_api_key", "MAILCHIMP_KEY", High, &["-us"], r"[0-9a-f]{32}-us\d{1,2}").reach(32, 8).edge(Edge::Alnum).no_veto(),
-    rule("secrets.square_token", "SQUARE_TOKEN", High, &["sq0atp-", "sq0csp-", "sq0idp-", "EAAA"], r"sq0(?:atp|csp|idp)-[A-Za-z0-9_\-]{22,43}|EAAA[A-Za-z0-9_\-]{60}").check(mixed_case),
+    rule("secrets.square_token", "SQUARE_TOKEN", High, &["sq0atp-", "sq0csp-", "sq0idp-", "EAAA"], r"sq0(?:atp|csp|idp)-[A-Za-z0-9_\-]{22,43}|EAAA[A-Za-z0-9_\-]{60}").check(square_token),
     rule("secrets.shopify_token", "SHOPIFY_TOKEN", High, &["shpat_", "shpca_", "shppa_", "shpss_"], r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
     rule("secrets.atlassian_api_token", "ATLASSIAN_TOKEN", High, &["ATATT3"], r"ATATT3[A-Za-z0-9_\-=]{180,}"),
     rule("secrets.notion_token", "NOTION_TOKEN", High, &["ntn_", "secret_"], r"ntn_\d{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43}").edge(Edge::Alnum).check(mixed_case),
@@ -189,6 +224,21 @@ pub(crate) const RULES: &[Rule] = &[
         .check(private_key),
     rule("secrets.private_key", "PRIVATE_KEY", Critical, &["LS0tLS1CRUdJTi"], r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2}").reach(0, 8192).edge(Edge::Alnum).check(base64_private_key),
     rule("secrets.jwt", "JWT", High, &["eyJ"], r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]*)?").reach(0, 8192).edge(Edge::Alnum).check(jwt).no_veto(),
+    // A `.netrc` entry: `machine HOST login USER password SECRET`, on one
+    // line or several.
+    rule("secrets.netrc_password", "NETRC_PASSWORD", High, &["machine"], r"machine\s+\S+\s+login\s+\S+\s+password\s+(\S+)")
+        .reach(0, 400)
+        .edge(Edge::None)
+        .check(netrc_password)
+        .no_veto(),
+    // PowerShell turning a literal into a SecureString: the literal is the
+    // password.
+    rule("secrets.powershell_plaintext_password", "PASSWORD", High, &["convertto-securestring"], r#"(?i:ConvertTo-SecureString)\s+(?i:-String\s+)?["']([^"'\s]{6,})["']\s+(?i:-AsPlainText)"#)
+        .nocase()
+        .reach(0, 400)
+        .edge(Edge::None)
+        .check(cli_p_password)
+        .no_veto(),
     // Credentials in a URL's user-info: database, broker and HTTP URLs.
     rule("secrets.url_password", "URL_CREDENTIALS", High, &["://"], r"[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:@/'\x22<>]{1,128}:[^\s/'\x22<>`]{1,128}@[A-Za-z0-9.\-\[\]:]+")
         .reach(24, 400)
@@ -351,6 +401,56 @@ fn aws_secret(secret: &str, _whole: &str) -> bool {
         && secret.bytes().any(|c| c.is_ascii_lowercase())
         && secret.bytes().any(|c| c.is_ascii_uppercase())
         && entropy(secret) > 4.0
+}
+
+/// The random part after a token's prefix (up to the first `_`, `-` or `.`)
+/// mixes letter cases or digits and is not a placeholder.
+fn mixed_case_body(secret: &str, whole: &str) -> bool {
+    let body = secret.split_once(['_', '-', '.']).map(|(_, b)| b).unwrap_or(secret);
+    let classes = [body.bytes().any(|c| c.is_ascii_lowercase()), body.bytes().any(|c| c.is_ascii_uppercase()), body.bytes().any(|c| c.is_ascii_digit())];
+    not_placeholder(secret, whole) && classes.iter().filter(|&&c| c).count() >= 2 && entropy(body) > 3.0
+}
+
+fn upper_alnum_body(secret: &str, whole: &str) -> bool {
+    let body = secret.rsplit('_').next().unwrap_or(secret);
+    not_placeholder(body, whole) && body.bytes().any(|c| c.is_ascii_digit()) && body.bytes().any(|c| c.is_ascii_uppercase()) && entropy(body) > 3.0
+}
+
+/// Square secrets: the body after `sq0…-` or `EAAA` (it may itself hold
+/// `_` and `-`).
+fn square_token(secret: &str, whole: &str) -> bool {
+    let body = secret.split_once('-').map(|(_, b)| b).unwrap_or(&secret[4.min(secret.len())..]);
+    not_placeholder(secret, whole) && body.bytes().any(|c| c.is_ascii_lowercase()) && body.bytes().any(|c| c.is_ascii_uppercase()) && entropy(body) > 3.0
+}
+
+/// Cloudflare Origin CA keys: `v1.0-` then at least 150 hex digits in
+/// dash-separated groups (a version string such as `v1.0-beta` is not one).
+fn cloudflare_ca_key(secret: &str, whole: &str) -> bool {
+    let hex = secret.bytes().skip(5).filter(u8::is_ascii_hexdigit).count();
+    hex >= 150 && not_placeholder(secret, whole) && entropy(&secret[5.min(secret.len())..]) > 3.0
+}
+
+fn salesforce(secret: &str, whole: &str) -> bool {
+    let body = body_after(secret, '!');
+    not_placeholder(body, whole) && body.bytes().any(|c| c.is_ascii_lowercase()) && body.bytes().any(|c| c.is_ascii_uppercase()) && entropy(body) > 4.0
+}
+
+/// The base64 must decode to a JSON object with the key (`k`) and name
+/// (`n`) fields of a Grafana API key.
+fn grafana_key(secret: &str, _whole: &str) -> bool {
+    crate::secrets::base64url_decode(secret.trim_end_matches('='))
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|v| v.get("k").is_some_and(serde_json::Value::is_string) && v.get("n").is_some())
+}
+
+/// Device tokens are random: letters and digits, not a word or a number.
+fn alnum_token(secret: &str, whole: &str) -> bool {
+    not_placeholder(secret, whole) && secret.bytes().any(|c| c.is_ascii_digit()) && secret.bytes().any(|c| c.is_ascii_alphabetic()) && entropy(secret) > 3.0
+}
+
+/// A `.netrc` password: literal (not `$VAR`), not a stock word.
+fn netrc_password(secret: &str, _whole: &str) -> bool {
+    !secret.starts_with('$') && credential_like(secret, 4)
 }
 
 fn base64_length(secret: &str, _whole: &str) -> bool {

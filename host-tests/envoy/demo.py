@@ -1,10 +1,14 @@
 """The demo: Envoy with Ward and the default policy in front of the mock
 LLM/MCP upstream; replays examples/demo/requests.jsonl and prints what was
-allowed, blocked and redacted, and what the audit trail recorded."""
+allowed, blocked and redacted, and what the audit trail recorded. The
+filter delivers the trail to `ward collect` (the `ward_collector` cluster),
+and `ward verify` checks it at the end."""
 
 import json
 import os
+import subprocess
 import sys
+import time
 
 import harness as h
 
@@ -25,7 +29,10 @@ def outcome(status, headers, body, sent_reply):
 
 def main():
     mock = h.Mock()
-    envoy = h.Envoy(open(POLICY).read(), mock.port)
+    collector = h.Collector()
+    policy = json.load(open(POLICY))
+    policy.setdefault("audit", {})["collector"] = {"cluster": "ward_collector", "flush_interval_ms": 200}
+    envoy = h.Envoy(json.dumps(policy), mock.port, collector_port=collector.port)
     try:
         if not envoy.ready:
             print(envoy.logs()[-3000:], file=sys.stderr)
@@ -50,11 +57,18 @@ def main():
         for ev in events:
             rules = ", ".join(f"{f['rule']}->{f['action']}" for f in ev["findings"]) or "-"
             print(f"  {ev['chain'][-6:]}:{ev['seq']:<3} {ev['request_id'][:8]} {ev['direction']:<8} {ev['action']:<6} {rules}")
+        # Delivery is batched on a tick: wait for the last batch.
+        deadline = time.time() + 10
+        while envoy.stats().get("wasmcustom.ward.audit.delivered", 0) < len(events) and time.time() < deadline:
+            time.sleep(0.1)
         stats = {k[len('wasmcustom.'):]: v for k, v in envoy.stats().items() if k.startswith("wasmcustom.ward.")}
         print("\nEnvoy stats:", ", ".join(f"{k}={v}" for k, v in sorted(stats.items())))
-        return 0
+        verify = subprocess.run([h.WARD, "verify", collector.out], capture_output=True, text=True)
+        print(f"\nCollector trail in {collector.out}\n$ ward verify {collector.out}\n{verify.stdout.rstrip()}")
+        return verify.returncode
     finally:
         envoy.stop()
+        collector.stop()
         mock.stop()
 
 

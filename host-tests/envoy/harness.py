@@ -24,6 +24,7 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(CACHE, "target"))
 ENVOY = os.environ.get("WARD_ENVOY", os.path.join(CACHE, "venv", "bin", "envoy-bin"))
 WASM = os.environ.get("WARD_FILTER_WASM", os.path.join(TARGET, "wasm32-wasip1", "release", "ward_filter.wasm"))
 MOCK = os.path.join(ROOT, "host-tests", "mock_upstream.py")
+WARD = os.environ.get("WARD_BIN", os.path.join(TARGET, "release", "ward"))
 
 
 def free_port():
@@ -77,7 +78,7 @@ def render_fragment(name, **values):
 
 
 def envoy_config(policy_json, ward_port, base_port, admin_port, upstream_port, wasm=WASM, buffer_bytes=None, template=EXAMPLE_CONFIG,
-                 extra_http_filters=""):
+                 extra_http_filters="", collector_port=None):
     """Renders the shipped example config (one source of truth for what
     users run and what the tests run). `extra_http_filters` is a YAML list
     of HTTP filters (a rendered fragment) to run before Ward."""
@@ -91,6 +92,9 @@ def envoy_config(policy_json, ward_port, base_port, admin_port, upstream_port, w
     values = {
         "WARD_PORT": ward_port, "BASELINE_PORT": base_port, "ADMIN_PORT": admin_port,
         "UPSTREAM_PORT": upstream_port, "BUFFER_BYTES": buffer_bytes,
+        # Without a collector the cluster points at a closed port; only a
+        # policy naming it (audit.collector) calls it.
+        "COLLECTOR_PORT": collector_port or free_port(),
         "WARD_FILTER_WASM": json.dumps(wasm),
         # A JSON string literal is a valid YAML double-quoted scalar.
         "WARD_POLICY_JSON": json.dumps(policy_json),
@@ -108,14 +112,15 @@ def envoy_config(policy_json, ward_port, base_port, admin_port, upstream_port, w
 class Envoy:
     """A running Envoy. `policy_json` is the plugin configuration string."""
 
-    def __init__(self, policy_json, upstream_port, wasm=WASM, concurrency=1, extra_args=(), buffer_bytes=None, wait=True, extra_http_filters=""):
+    def __init__(self, policy_json, upstream_port, wasm=WASM, concurrency=1, extra_args=(), buffer_bytes=None, wait=True, extra_http_filters="",
+                 collector_port=None):
         self.ward_port, self.base_port, self.admin_port = free_port(), free_port(), free_port()
         self.dir = tempfile.mkdtemp(prefix="ward-envoy-")
         self.config_path = os.path.join(self.dir, "envoy.yaml")
         self.log_path = os.path.join(self.dir, "envoy.log")
         with open(self.config_path, "w") as f:
             f.write(envoy_config(policy_json, self.ward_port, self.base_port, self.admin_port, upstream_port, wasm, buffer_bytes,
-                                 extra_http_filters=extra_http_filters))
+                                 extra_http_filters=extra_http_filters, collector_port=collector_port))
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [ENVOY, "-c", self.config_path, "--concurrency", str(concurrency), "--base-id", str(free_port()),
@@ -139,6 +144,40 @@ class Envoy:
     def stats(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/stats?format=json") as r:
             return {s["name"]: s.get("value") for s in json.load(r)["stats"] if "value" in s}
+
+    def stop(self):
+        stop(self.proc)
+        self.log.close()
+
+
+class Collector:
+    """`ward collect` writing to `out` (a new temporary directory unless
+    given), on `port` (a free one unless given), so a restart can reuse both."""
+
+    def __init__(self, out=None, port=0):
+        self.out = out or tempfile.mkdtemp(prefix="ward-trail-")
+        self.log_path = os.path.join(self.out + ".log")
+        self.port = port
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([WARD, "collect", "--listen", f"127.0.0.1:{self.port}", "--out", self.out],
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening "):
+            raise RuntimeError(f"ward collect did not start: {line!r}\n{self.logs()}")
+        self.port = int(line.rsplit(":", 1)[1])
+
+    def kill(self):
+        """SIGKILL: no chance to finish anything."""
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+    def logs(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
 
     def stop(self):
         stop(self.proc)

@@ -106,11 +106,24 @@ impl Default for Limits {
 pub struct AuditConfig {
     /// Emit an event for allowed traffic too (default), not only findings.
     pub log_allows: bool,
+    /// Also write each sealed event to the proxy's log (`ward-audit {json}`).
+    /// Left out of the digest when on (the default), so policies written
+    /// before it keep their digest.
+    #[serde(skip_serializing_if = "is_true")]
+    pub log: bool,
+    /// Deliver events to `ward collect` through this proxy cluster
+    /// (docs/audit.md, "Delivery"); absent: the log is the only copy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collector: Option<crate::audit::outbox::CollectorConfig>,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Default for AuditConfig {
     fn default() -> AuditConfig {
-        AuditConfig { log_allows: true }
+        AuditConfig { log_allows: true, log: true, collector: None }
     }
 }
 
@@ -177,6 +190,9 @@ impl Policy {
         self.secrets.validate().map_err(|(p, r)| (format!("secrets.{p}"), r))?;
         self.pii.validate().map_err(|(p, r)| (format!("pii.{p}"), r))?;
         self.stream.validate().map_err(|(p, r)| (format!("stream.{p}"), r))?;
+        if let Some(collector) = &self.audit.collector {
+            collector.validate().map_err(|(p, r)| (format!("audit.collector.{p}"), r))?;
+        }
         tools::policy::validate(self)?;
         Ok(())
     }

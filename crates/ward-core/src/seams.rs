@@ -5,17 +5,23 @@
 //! too: the segments joined in order, each reduced to its edges (a cut
 //! phrase has to sit at the end of one piece and the start of the next),
 //! so the extra work stays below the body's own size.
+//!
+//! Only the user's turns are joined: they are one author's running text.
+//! Tool results, documents and tool definitions come from different
+//! sources, are judged at a far lower threshold, and joining them (a
+//! description with its schema, one page with another) turns unrelated
+//! text into false positives.
 
 use crate::segment::{Origin, Segment};
 
 /// Bytes kept from each end of a long segment.
 const EDGE: usize = 256;
 
-/// One joined segment per origin that has two or more segments, in the
-/// order the segments came. Its path is its first piece's.
+/// The user's segments joined in order, when there are two or more. Its
+/// path is its first piece's.
 pub(crate) fn joined(segments: &[Segment]) -> Vec<Segment> {
     let mut out: Vec<(Origin, String, String, usize)> = Vec::new();
-    for s in segments {
+    for s in segments.iter().filter(|s| s.origin == Origin::User) {
         let entry = match out.iter().position(|(o, ..)| *o == s.origin) {
             Some(i) => &mut out[i],
             None => {
@@ -66,10 +72,11 @@ mod tests {
             Segment::new("first user", Origin::User, "/messages/0/content"),
             Segment::new("a tool said", Origin::ToolResult, "/messages/1/content"),
             Segment::new(long.as_str(), Origin::User, "/messages/2/content"),
+            Segment::new("another tool said", Origin::ToolResult, "/messages/3/content"),
             Segment::new("last user", Origin::User, "/messages/3/content"),
         ];
         let j = joined(&segs);
-        assert_eq!(j.len(), 1, "a lone tool result has no seam");
+        assert_eq!(j.len(), 1, "only the user's turns are joined");
         assert_eq!(j[0].origin, Origin::User);
         assert_eq!(j[0].path, "/messages/0/content");
         assert!(j[0].text.starts_with("first user aaa") && j[0].text.ends_with("zzz last user"), "{}", j[0].text);

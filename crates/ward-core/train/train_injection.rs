@@ -1,8 +1,11 @@
 //! Trains the injection model's weights (`src/injection/weights.bin`).
 //!
 //!     scripts/train-injection.sh            # = the command below
-//!     cargo run --release -p ward-core --example train_injection -- \
-//!         ../shared/corpora crates/ward-core/src/injection/weights.bin
+//!     cargo run --profile host -p ward-core --example train_injection -- \
+//!         ../shared/corpora crates/ward-core/src/injection/weights.bin --eval
+//!
+//! Without the output path nothing is written (experiments); knobs are
+//! read from `WARD_TRAIN_*` environment variables (see `Knobs`).
 //!
 //! Deterministic: fixed seed, single thread, same output for the same
 //! corpora. Trains only on rows whose licence allows it (MIT, Apache-2.0,

@@ -5,11 +5,12 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MapType, MetricType, Status};
+use ward_core::audit::outbox::{Admission, Outbox, Outcome, Settled};
 use ward_core::tools::store::{self, SessionKey};
 use ward_core::tools::{metadata, Facts};
 use ward_core::{AuditChain, AuditEvent, Decision, Direction, Engine, Envelope, SessionState, StreamGuard, Verdict};
@@ -17,15 +18,18 @@ use ward_core::{AuditChain, AuditEvent, Decision, Direction, Engine, Envelope, S
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
     proxy_wasm::set_root_context(|context_id| -> Box<dyn RootContext> {
-        Box::new(WardRoot { context_id, shared: None })
+        Box::new(WardRoot { context_id, shared: None, callout: None, failing: false })
     });
 }}
 
 /// What every request of one VM shares: the compiled policy, the VM's audit
-/// chain and its metric ids.
+/// chain, its outbox to the collector and its metric ids.
 struct Shared {
     engine: Engine,
     chain: RefCell<AuditChain>,
+    /// Shared with the next configuration of this VM when its collector
+    /// settings are unchanged, so a reload loses no queued event.
+    outbox: Option<Rc<RefCell<Outbox>>>,
     metrics: RefCell<HashMap<String, u32>>,
 }
 
@@ -37,12 +41,39 @@ impl Shared {
             self.count(&format!("ward.finding.{}.{}", f.detector.as_str(), f.action.as_str()));
         }
         if let Some(event) = &decision.audit {
-            let sealed: AuditEvent = self.chain.borrow_mut().seal(event.clone());
+            self.emit(event.clone());
+        }
+    }
+
+    /// Seals an event and queues it for the collector (the root context
+    /// sends it on a tick), and/or writes it to the proxy's log.
+    fn emit(&self, event: AuditEvent) {
+        let sealed = match &self.outbox {
+            Some(outbox) => {
+                let now = now_ms(hostcalls::get_current_time().unwrap_or(UNIX_EPOCH));
+                match outbox.borrow_mut().admit(&mut self.chain.borrow_mut(), event, now) {
+                    Admission::Queued(sealed) => *sealed,
+                    Admission::Dropped => {
+                        self.count("ward.audit.dropped");
+                        return;
+                    }
+                }
+            }
+            None => self.chain.borrow_mut().seal(event),
+        };
+        if self.engine.policy().audit.log {
             proxy_wasm::hostcalls::log(LogLevel::Info, &format!("ward-audit {}", sealed.to_json_line())).ok();
         }
     }
 
     fn count(&self, name: &str) {
+        self.count_by(name, 1);
+    }
+
+    fn count_by(&self, name: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
         let mut metrics = self.metrics.borrow_mut();
         let id = match metrics.get(name) {
             Some(id) => *id,
@@ -51,7 +82,7 @@ impl Shared {
                 Err(_) => return,
             },
         };
-        hostcalls::increment_metric(id, 1).ok();
+        hostcalls::increment_metric(id, n.min(i64::MAX as u64) as i64).ok();
     }
 }
 
@@ -62,9 +93,90 @@ const HIGHEST_VERSION_KEY: &str = "ward.policy.highest_version";
 struct WardRoot {
     context_id: u32,
     shared: Option<Rc<Shared>>,
+    /// The collector callout in flight: its token and the outbox's attempt.
+    callout: Option<(u32, u64)>,
+    /// Delivery is failing (logged once when it starts and once when it ends).
+    failing: bool,
 }
 
-impl Context for WardRoot {}
+impl Context for WardRoot {
+    fn on_http_call_response(&mut self, token: u32, num_headers: usize, _body_size: usize, _num_trailers: usize) {
+        let Some((_, attempt)) = self.callout.take_if(|(t, _)| *t == token) else { return };
+        // Envoy answers a failed call (reset, timeout, no host) with no headers.
+        let outcome = match self.get_http_call_response_header(":status").and_then(|s| s.parse::<u16>().ok()) {
+            Some(status) if num_headers > 0 => Outcome::Status(status),
+            _ => Outcome::Failed,
+        };
+        let now = now_ms(self.get_current_time());
+        self.settle(attempt, outcome, now);
+        // A backlog drains at the collector's pace, not the tick's.
+        self.flush();
+    }
+}
+
+impl WardRoot {
+    /// Sends the outbox's next batch if one is due. Only the root context
+    /// calls out: a callout made by a request's context dies with it.
+    fn flush(&mut self) {
+        let Some(outbox) = self.shared.as_ref().and_then(|s| s.outbox.clone()) else { return };
+        let now = now_ms(self.get_current_time());
+        let Some(batch) = outbox.borrow_mut().poll(now) else { return };
+        let sent = {
+            let outbox = outbox.borrow();
+            let config = outbox.config();
+            let headers = vec![
+                (":method", "POST"),
+                (":path", config.path.as_str()),
+                (":authority", config.authority()),
+                ("content-type", "application/x-ndjson"),
+            ];
+            let timeout = Duration::from_millis(config.timeout_ms);
+            self.dispatch_http_call(&config.cluster, headers, Some(batch.body.as_bytes()), vec![], timeout)
+        };
+        match sent {
+            Ok(token) => self.callout = Some((token, batch.attempt)),
+            Err(status) => {
+                if !self.failing {
+                    let cluster = outbox.borrow().config().cluster.clone();
+                    hostcalls::log(LogLevel::Warn, &format!("ward: audit delivery: cannot call cluster {cluster}: {status:?}")).ok();
+                }
+                self.settle(batch.attempt, Outcome::NotSent, now);
+            }
+        }
+    }
+
+    fn settle(&mut self, attempt: u64, outcome: Outcome, now: u64) {
+        let Some(shared) = self.shared.clone() else { return };
+        let Some(outbox) = &shared.outbox else { return };
+        let settled = outbox.borrow_mut().settle(attempt, outcome, now);
+        let queued = outbox.borrow().len();
+        match settled {
+            Settled::Delivered(n) => {
+                shared.count_by("ward.audit.delivered", n as u64);
+                if self.failing {
+                    self.failing = false;
+                    hostcalls::log(LogLevel::Info, &format!("ward: audit delivery resumed ({queued} event(s) queued)")).ok();
+                }
+            }
+            Settled::Retry { after_ms } => {
+                shared.count("ward.audit.send_failures");
+                if !self.failing {
+                    self.failing = true;
+                    hostcalls::log(
+                        LogLevel::Warn,
+                        &format!("ward: audit delivery failed ({outcome:?}); retrying every <= {after_ms} ms, {queued} event(s) queued"),
+                    )
+                    .ok();
+                }
+            }
+            Settled::Rejected(n) => {
+                shared.count_by("ward.audit.dropped", n as u64);
+                hostcalls::log(LogLevel::Error, &format!("ward: audit delivery: collector refused a batch ({outcome:?}); {n} event(s) dropped")).ok();
+            }
+            Settled::Stale => {}
+        }
+    }
+}
 
 impl RootContext for WardRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
@@ -88,9 +200,20 @@ impl RootContext for WardRoot {
                     &format!("ward: policy loaded, sha256:{}{signed} chain {chain_id}", engine.policy_digest()),
                 )
                 .ok();
+                let outbox = engine.policy().audit.collector.clone().map(|config| {
+                    let previous = self.shared.as_ref().and_then(|s| s.outbox.clone());
+                    match previous.filter(|o| o.borrow().config() == &config) {
+                        Some(same) => same,
+                        None => Rc::new(RefCell::new(Outbox::new(config))),
+                    }
+                });
+                if let Some(outbox) = &outbox {
+                    self.set_tick_period(Duration::from_millis(outbox.borrow().tick_period_ms()));
+                }
                 self.shared = Some(Rc::new(Shared {
                     engine,
                     chain: RefCell::new(AuditChain::new(chain_id)),
+                    outbox,
                     metrics: RefCell::new(HashMap::new()),
                 }));
                 true
@@ -123,6 +246,10 @@ impl RootContext for WardRoot {
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
+    }
+
+    fn on_tick(&mut self) {
+        self.flush();
     }
 }
 

@@ -112,7 +112,7 @@ impl CollectorConfig {
 #[derive(Debug)]
 pub enum Admission {
     /// Sealed into the chain and queued for delivery.
-    Queued(AuditEvent),
+    Queued(Box<AuditEvent>),
     /// The queue was full: not sealed (the chain stays whole), counted, and
     /// reported in the `dropped` field of the next event that fits.
     Dropped,
@@ -245,7 +245,7 @@ impl Outbox {
         self.queue_bytes += line.len() + 1;
         self.queue.push_back(Queued { line, at_ms: now_ms });
         self.totals.queued += 1;
-        Admission::Queued(sealed)
+        Admission::Queued(Box::new(sealed))
     }
 
     fn count_drops(&mut self, n: u64) {
@@ -538,5 +538,23 @@ mod tests {
         assert_eq!(bad(CollectorConfig { retry_max_ms: 1, ..config() }), "retry_max_ms");
         assert!(config().validate().is_ok());
         assert_eq!(config().authority(), "ward_collector");
+    }
+
+    #[test]
+    fn the_policy_carries_it_and_errors_name_the_path() {
+        let err = crate::Policy::from_json(b"{\"audit\": {\n  \"collector\": {\"cluster\": \"c\",\n    \"batch_max_events\": 0}}}").unwrap_err();
+        assert_eq!((err.path.as_str(), err.line), ("audit.collector.batch_max_events", 3));
+        let err = crate::Policy::from_json(br#"{"audit": {"collector": {"cluster": "c", "batch": 1}}}"#).unwrap_err();
+        assert!(err.path.starts_with("audit.collector"), "{err}");
+        let err = crate::Policy::from_json(br#"{"audit": {"collector": {"flush_interval_ms": "soon"}}}"#).unwrap_err();
+        assert_eq!(err.path, "audit.collector.flush_interval_ms");
+        let p = crate::Policy::from_json(br#"{"audit": {"log": false, "collector": {"cluster": "ward_collector"}}}"#).unwrap();
+        assert_eq!(p.audit.collector.map(|c| c.batch_max_events), Some(CollectorConfig::default().batch_max_events));
+        assert!(!p.audit.log);
+        // Policies that do not use delivery keep their digest.
+        let plain = crate::Policy::from_json(b"{}").unwrap();
+        let explicit = crate::Policy::from_json(br#"{"audit": {"log": true}}"#).unwrap();
+        assert_eq!(plain.digest(), explicit.digest());
+        assert!(!serde_json::to_string(&plain).unwrap().contains("collector"));
     }
 }

@@ -24,7 +24,9 @@ pub fn decode_run(run: &str) -> Option<String> {
         hex(run)?
     } else {
         let trimmed = run.trim_matches(|c| c == '-' || c == '_');
-        STANDARD.decode(trimmed).or_else(|_| URL_SAFE.decode(trimmed)).ok()?
+        let base64 = |s: &str| STANDARD.decode(s).or_else(|_| URL_SAFE.decode(s)).ok();
+        // `ref=<payload>` (a query parameter) glues a name to the payload.
+        base64(trimmed).or_else(|| base64(trimmed.trim_end_matches('=').rsplit_once('=')?.1))?
     };
     let text = String::from_utf8(bytes).ok()?;
     readable(&text).then_some(text)

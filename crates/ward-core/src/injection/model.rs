@@ -20,7 +20,7 @@ static WEIGHTS: &[u8] = include_bytes!("weights.bin");
 pub const MAGIC: &[u8; 8] = b"WARDLM2\0";
 pub const HEADER_LEN: usize = 24;
 /// Tokens per scoring window.
-pub const WINDOW: usize = 36;
+pub const WINDOW: usize = 24;
 /// Features per token (see the module documentation).
 pub const FEATURES: usize = 4;
 /// Bytes of a word its stem feature keeps.

@@ -362,7 +362,12 @@ fn looks_like_words(v: &str) -> bool {
     let vowels = letters.iter().filter(|c| b"aeiou".contains(c)).count();
     // Random letters are about one fifth vowels, English about two fifths.
     let camel_words = digits == 0 && pieces.len() >= 2 && vowels * 10 >= letters.len() * 3;
-    camel_words || pieces.len() >= 2 && n_wordy >= 2 && n_wordy * 2 >= pieces.len() && digits * 4 < v.len()
+    // camelCase has one capital per word; a run with a third or more of its
+    // letters in capitals and no separators is random case
+    // (`mafek7RTxo2PKaDEsWbi`), whatever short pieces it splits into.
+    let upper = v.bytes().filter(u8::is_ascii_uppercase).count();
+    let random_case = upper * 3 >= letters.len() && upper < letters.len() && !v.contains(['_', '-', '.']);
+    !random_case && (camel_words || pieces.len() >= 2 && n_wordy >= 2 && n_wordy * 2 >= pieces.len() && digits * 4 < v.len())
 }
 
 fn looks_like_version(v: &str) -> bool {
@@ -409,6 +414,17 @@ pub(crate) fn random_assignments(text: &str, out: &mut Vec<(usize, usize)>) {
     while i < b.len() {
         if !is_value_byte(b[i], Kind::Key) || (i > 0 && is_value_byte(b[i - 1], Kind::Key)) {
             i += 1;
+            continue;
+        }
+        // Runs shorter than 20 bytes with their `=` padding are never
+        // reported. A byte in the next 20 that is neither ends every run
+        // that starts at or before it, so prose is passed a few words at a
+        // time instead of byte by byte.
+        if b.len() - i < 20 {
+            break;
+        }
+        if let Some(k) = b[i..i + 20].iter().rposition(|&c| !is_value_byte(c, Kind::Key) && c != b'=') {
+            i += k + 1;
             continue;
         }
         let start = i;
@@ -539,6 +555,8 @@ mod tests {
         assert_eq!(value("myvendorKEY-Q2W3E4R5T6Y7U8I9O0P1", "key"), Some("Q2W3E4R5T6Y7U8I9O0P1"));
         assert_eq!(value("vendor ACCESS TOKEN 9f8e7d6c5b4a39281706", "access"), Some("9f8e7d6c5b4a39281706"));
         assert_eq!(value("db_password: 'Tr0ub4dor&3x'", "password"), Some("Tr0ub4dor&3x"));
+        // Random case splits into short "words" but is not prose.
+        assert_eq!(value("vendor_key = \"mafek7RTxo2PKaDEsWbi\"", "key"), Some("mafek7RTxo2PKaDEsWbi"));
     }
 
     #[test]

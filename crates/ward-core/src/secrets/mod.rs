@@ -1,10 +1,13 @@
 //! Secret detection.
 //!
-//! Two aho-corasick automata (one case-sensitive for token prefixes, one
-//! ASCII-case-insensitive for key names such as `password`) find candidate
-//! positions in one pass; only then does a rule run, on a small window
-//! around the hit. regex-lite is a PikeVM (tens of MB/s), so running every
-//! pattern over a whole body would dominate the request path.
+//! One ASCII-case-insensitive aho-corasick automaton holds every literal
+//! (token prefixes, which must then also match in case, and key names such
+//! as `password`, which need not) and finds candidate positions in one pass
+//! over the text; only then does a rule run, on a small window around the
+//! hit. regex-lite is a PikeVM (tens of MB/s), so running every pattern
+//! over a whole body would dominate the request path; a rule whose match
+//! must begin at its literal runs anchored there, so a miss costs a few
+//! bytes instead of its whole window.
 //!
 //! Three kinds of rule feed one list of candidates:
 //! - provider rules (`rules.rs`): a documented token format each;
@@ -126,12 +129,14 @@ struct Candidate {
     score: f32,
 }
 
+/// Where a literal hit goes, and the exact bytes it must have there when
+/// the literal is case-sensitive (`None`: any ASCII case).
+type Targets = Vec<(Target, Option<&'static str>)>;
+
 pub struct Detector {
     config: Config,
-    exact: AhoCorasick,
-    exact_targets: Vec<Vec<Target>>,
-    folded: AhoCorasick,
-    folded_targets: Vec<Vec<Target>>,
+    literals: AhoCorasick,
+    targets: Vec<Targets>,
     regexes: Vec<Option<Regex>>,
     generic_on: bool,
     vendor_on: bool,
@@ -141,36 +146,33 @@ pub struct Detector {
 impl Detector {
     pub fn new(config: &Config) -> Detector {
         let enabled = |id: &str| !config.disable.iter().any(|d| d == id);
-        let mut exact: BTreeMap<String, Vec<Target>> = BTreeMap::new();
-        let mut folded: BTreeMap<String, Vec<Target>> = BTreeMap::new();
+        // Keyed by the lower-cased literal: one automaton for both kinds.
+        let mut literals: BTreeMap<String, Targets> = BTreeMap::new();
+        let mut add = |literal: &'static str, nocase: bool, target: Target| {
+            literals.entry(literal.to_ascii_lowercase()).or_default().push((target, (!nocase).then_some(literal)));
+        };
         for (i, r) in RULES.iter().enumerate() {
             for k in r.keywords {
-                let map = if r.nocase { &mut folded } else { &mut exact };
-                let key = if r.nocase { k.to_ascii_lowercase() } else { k.to_string() };
-                map.entry(key).or_default().push(Target::Rule(i));
+                add(k, r.nocase, Target::Rule(i));
             }
         }
         for (i, (prefix, _, _)) in VENDOR_PREFIXES.iter().enumerate() {
-            exact.entry(prefix.to_string()).or_default().push(Target::Vendor(i));
+            add(prefix, false, Target::Vendor(i));
         }
         for (k, kind) in generic::KEYWORDS {
-            folded.entry(k.to_string()).or_default().push(Target::Generic(*kind));
+            add(k, true, Target::Generic(*kind));
         }
-        let build = |map: &BTreeMap<String, Vec<Target>>, nocase: bool| {
-            AhoCorasick::builder()
-                .kind(Some(AhoCorasickKind::DFA))
-                .match_kind(MatchKind::Standard)
-                .ascii_case_insensitive(nocase)
-                .build(map.keys())
-                .expect("built-in literals compile")
-        };
-        let regexes = RULES.iter().map(|r| enabled(r.id).then(|| Regex::new(r.pattern).expect("built-in pattern compiles"))).collect();
+        let automaton = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(true)
+            .build(literals.keys())
+            .expect("built-in literals compile");
+        let regexes = RULES.iter().map(|r| enabled(r.id).then(|| compile(r))).collect();
         Detector {
             config: config.clone(),
-            exact: build(&exact, false),
-            exact_targets: exact.into_values().collect(),
-            folded: build(&folded, true),
-            folded_targets: folded.into_values().collect(),
+            literals: automaton,
+            targets: literals.into_values().collect(),
             regexes,
             generic_on: enabled(GENERIC_RULE),
             vendor_on: enabled(VENDOR_RULE),
@@ -241,19 +243,19 @@ impl Detector {
             (rules, Alphabet::of_pattern(r"[A-Za-z0-9_.+/=\-]"), Alphabet::any())
         });
         let mut open = len;
-        let passes = [(&self.exact, &self.exact_targets), (&self.folded, &self.folded_targets)];
-        for (automaton, targets) in passes {
-            for hit in automaton.find_overlapping_iter(text) {
-                for target in &targets[hit.pattern().as_usize()] {
-                    let (alphabet, before, reach) = match *target {
-                        Target::Rule(i) if self.regexes[i].is_some() => (&rules[i], RULES[i].before, hit.len() + RULES[i].after),
-                        Target::Vendor(i) if self.vendor_on => (vendor, 0, VENDOR_PREFIXES[i].0.len() + 406),
-                        Target::Generic(_) if self.generic_on => (any, 0, hit.len() + 165),
-                        _ => continue,
-                    };
-                    if open_at_hit(bytes, hit.start(), alphabet, reach) {
-                        open = open.min(hit.start().saturating_sub(before));
-                    }
+        for hit in self.literals.find_overlapping_iter(text) {
+            for &(target, exact) in &self.targets[hit.pattern().as_usize()] {
+                if exact.is_some_and(|k| bytes.get(hit.start()..hit.end()) != Some(k.as_bytes())) {
+                    continue;
+                }
+                let (alphabet, before, reach) = match target {
+                    Target::Rule(i) if self.regexes[i].is_some() => (&rules[i], RULES[i].before, hit.len() + RULES[i].after),
+                    Target::Vendor(i) if self.vendor_on => (vendor, 0, VENDOR_PREFIXES[i].0.len() + 406),
+                    Target::Generic(_) if self.generic_on => (any, 0, hit.len() + 165),
+                    _ => continue,
+                };
+                if open_at_hit(bytes, hit.start(), alphabet, reach) {
+                    open = open.min(hit.start().saturating_sub(before));
                 }
             }
         }
@@ -279,14 +281,20 @@ impl Detector {
         let mut covered = vec![0usize; RULES.len()];
         let mut generic_covered = 0;
         let mut vetoed: Vec<(usize, usize)> = Vec::new();
-        let passes = [(&self.exact, &self.exact_targets), (&self.folded, &self.folded_targets)];
-        for (automaton, targets) in passes {
-            // Overlapping: "sk-ant-" also hits "sk-", and both rules must get
-            // their chance at the same position.
-            for hit in automaton.find_overlapping_iter(text) {
-                let (start, end) = (hit.start(), hit.end());
-                for target in &targets[hit.pattern().as_usize()] {
-                    match *target {
+        // Overlapping: "sk-ant-" also hits "sk-", and both rules must get
+        // their chance at the same position.
+        let hits: Vec<(usize, usize, usize)> = self.literals.find_overlapping_iter(text).map(|m| (m.start(), m.end(), m.pattern().as_usize())).collect();
+        // Case-sensitive literals first, then the others: the order in
+        // which candidates are found decides ties between them.
+        for case_sensitive in [true, false] {
+            for &(start, end, pattern) in &hits {
+                for &(target, exact) in &self.targets[pattern] {
+                    match exact {
+                        Some(k) if case_sensitive && &bytes[start..end] == k.as_bytes() => {}
+                        None if !case_sensitive => {}
+                        _ => continue,
+                    }
+                    match target {
                         Target::Rule(i) => {
                             if start < covered[i] {
                                 continue;
@@ -359,6 +367,16 @@ impl Detector {
         }
         None
     }
+}
+
+/// A rule's regex. A match counts only if it covers the literal's start
+/// (`run_rule`); when the window begins at the literal (`before` is 0) it
+/// must therefore begin there, and the anchored pattern lets the PikeVM
+/// stop as soon as no thread is alive instead of trying every later
+/// position of the window.
+fn compile(rule: &rules::Rule) -> Regex {
+    let pattern = if rule.before == 0 { format!("^(?:{})", rule.pattern) } else { rule.pattern.to_string() };
+    Regex::new(&pattern).expect("built-in pattern compiles")
 }
 
 fn edges_ok(b: &[u8], start: usize, end: usize, edge: Edge) -> bool {

@@ -109,7 +109,8 @@ pub(crate) const RULES: &[Rule] = &[
     rule("secrets.aws_secret_access_key", "AWS_SECRET", Critical, &["AKIA", "ASIA"], r"(?:AKIA|ASIA)[A-Z2-7]{16}[\s\S]{0,200}?[^A-Za-z0-9/+]([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)")
         .reach(0, 300)
         .edge(Edge::None)
-        .check(aws_secret),
+        .check(aws_secret)
+        .gate(base64_40_ahead),
     rule("secrets.aws_bedrock_api_key", "AWS_BEDROCK_KEY", High, &["ABSKQmVkcm9ja0FQSUtleS"], r"ABSKQmVkcm9ja0FQSUtleS[A-Za-z0-9+/]{100,}={0,2}").edge(Edge::Alnum).check(base64_length),
     rule("secrets.aws_bedrock_api_key", "AWS_BEDROCK_KEY", High, &["bedrock-api-key-"], r"bedrock-api-key-([A-Za-z0-9+/]{28,}={0,2})").edge(Edge::Alnum).check(bedrock_short),
     rule("secrets.gcp_api_key", "GCP_API_KEY", Medium, &["AIza"], r"(?i:key|token|secret|google|gcp|firebase|credential|auth)[^\n]{0,40}?(AIza[0-9A-Za-z_\-]{35})")
@@ -154,6 +155,14 @@ pub(crate) const RULES: &[Rule] = &[
     rule("secrets.maxmind_license_key", "MAXMIND_KEY", High, &["_mmk"], r"[A-Za-z0-9]{6}_[A-Za-z0-9_]{29}_mmk").reach(40, 4).edge(Edge::Alnum).no_veto(),
     rule("secrets.docker_hub_pat", "DOCKER_TOKEN", High, &["dckr_pat_"], r"dckr_pat_[A-Za-z0-9_\-]{27}"),
     rule("secrets.sonar_token", "SONAR_TOKEN", High, &["sqp_", "squ_", "sqa_"], r"sq[pua]_[a-f0-9]{40}"),
+    // Legacy SonarQube/SonarCloud user tokens are 40 hex digits, passed as
+    // `sonar.login` (or `sonar.token`); newer ones carry `sqp_`/`squ_`.
+    rule("secrets.sonar_token", "SONAR_TOKEN", High, &["sonar"], r#"(?i:sonar)[._-]?(?i:login|token)['"]?\s*[:=,]?\s*['"]?\s*([a-f0-9]{40})"#)
+        .nocase()
+        .reach(0, 64)
+        .edge(Edge::Alnum)
+        .check(hex_random)
+        .no_veto(),
     rule("secrets.sourcegraph_token", "SOURCEGRAPH_TOKEN", High, &["sgp_"], r"sgp_(?:[a-fA-F0-9]{16}_)?(?:local_)?[a-fA-F0-9]{40}").edge(Edge::Token).check(hex_random),
     // Segment public API tokens share `sgp_` with Sourcegraph; their body is
     // 64 alphanumerics rather than hex.
@@ -211,7 +220,12 @@ pub(crate) const RULES: &[Rule] = &[
     rule("secrets.square_token", "SQUARE_TOKEN", High, &["sq0atp-", "sq0csp-", "sq0idp-", "EAAA"], r"sq0(?:atp|csp|idp)-[A-Za-z0-9_\-]{22,43}|EAAA[A-Za-z0-9_\-]{60}").check(square_token),
     rule("secrets.shopify_token", "SHOPIFY_TOKEN", High, &["shpat_", "shpca_", "shppa_", "shpss_"], r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
     rule("secrets.atlassian_api_token", "ATLASSIAN_TOKEN", High, &["ATATT3"], r"ATATT3[A-Za-z0-9_\-=]{180,}"),
-    rule("secrets.notion_token", "NOTION_TOKEN", High, &["ntn_", "secret_"], r"ntn_\d{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43}").edge(Edge::Alnum).check(mixed_case),
+    rule("secrets.notion_token", "NOTION_TOKEN", High, &["ntn_", "secret_"], r"ntn_\d{11}[A-Za-z0-9]{35}|secret_[A-Za-z0-9]{43}")
+        .edge(Edge::Alnum)
+        .check(mixed_case)
+        // `secret_` also ends names (`client_secret_key=…`): a rejected hit
+        // must leave the value to the key-name rules.
+        .no_veto(),
     rule("secrets.facebook_token", "FACEBOOK_TOKEN", High, &["facebook"], r"(?i:facebook)[\s\S]{0,40}?(\d{15,16}\|[A-Za-z0-9_\-]{27})").nocase().reach(0, 80).no_veto(),
     rule("secrets.facebook_token", "FACEBOOK_TOKEN", High, &["EAAC", "EAAM", "EAAG", "EAAB"], r"EAA[BCGM][A-Za-z0-9]{80,}").edge(Edge::Alnum).check(mixed_case),
     rule("secrets.onepassword_token", "ONEPASSWORD_TOKEN", Critical, &["ops_eyJ"], r"ops_eyJ[A-Za-z0-9+/]{250,}={0,3}").reach(0, 4096).check(mixed_case),
@@ -385,6 +399,20 @@ fn mixed_case(secret: &str, whole: &str) -> bool {
 /// Cheap byte test at a `.` before the Discord regex runs: 23+ token
 /// characters before it, 6 after and another `.` (periods are everywhere in
 /// prose, so the regex must not run at each one).
+/// Cheap byte test at an access key id before the key-pair regex runs: the
+/// secret it looks for is a run of 40 base64 characters after the id, and
+/// without one the regex (a 200-byte lazy gap, then 40 counted characters)
+/// would walk its whole window for nothing, at every key id in a body.
+fn base64_40_ahead(text: &[u8], at: usize) -> bool {
+    let window = text.get(at.saturating_add(20)..).unwrap_or(&[]);
+    let window = &window[..window.len().min(400)];
+    let mut run = 0;
+    window.iter().any(|&c| {
+        run = if c.is_ascii_alphanumeric() || c == b'/' || c == b'+' { run + 1 } else { 0 };
+        run >= 40
+    })
+}
+
 fn discord_shape(text: &[u8], at: usize) -> bool {
     let token = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-';
     at >= 24 && text.len() > at + 8 && text[at - 23..at].iter().all(token) && text[at + 1..at + 7].iter().all(token) && text[at + 7] == b'.'

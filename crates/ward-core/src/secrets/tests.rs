@@ -283,3 +283,111 @@ fn never_panics_and_spans_are_char_boundaries() {
         }
     }
 }
+
+// --- Provider formats added from the providers' documented token shapes ----
+
+const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+#[test]
+fn nvidia_segment_clickup_stackhawk() {
+    let nv = format!("nvapi-{}", fake(21, 64, &(ALNUM.to_string() + "-_")));
+    assert_rule(&format!("NVIDIA_API_KEY={nv}"), "secrets.nvidia_api_key", &nv);
+    assert!(!hits(&format!("nvapi-{}", fake(21, 40, ALNUM))).iter().any(|(r, _)| r == "secrets.nvidia_api_key"));
+
+    let seg = format!("sgp_{}", fake(22, 64, ALNUM));
+    assert_rule(&format!("token: {seg}"), "secrets.segment_token", &seg);
+    // Sourcegraph's hex `sgp_` tokens stay Sourcegraph's.
+    let sg = format!("sgp_{}", fake(23, 40, HEX));
+    assert_rule(&format!("SRC_ACCESS_TOKEN={sg}"), "secrets.sourcegraph_token", &sg);
+
+    let cu = format!("pk_{}_{}", fake(24, 8, "123456789"), fake(25, 32, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"));
+    assert_rule(&format!("clickup: {cu}"), "secrets.clickup_token", &cu);
+    assert!(!hits(&format!("pk_{}_{}", "1234567", "A".repeat(32))).iter().any(|(r, _)| r == "secrets.clickup_token"));
+
+    let hawk = format!("hawk.{}.{}", fake(26, 20, ALNUM), fake(27, 20, ALNUM));
+    assert_rule(&format!("HAWK_API_KEY=\"{hawk}\""), "secrets.stackhawk_api_key", &hawk);
+    assert!(!hits("the hawk.flies.over the hill").iter().any(|(r, _)| r == "secrets.stackhawk_api_key"));
+}
+
+#[test]
+fn telegram_token_named_by_its_line() {
+    let token = format!("{}:{}", fake(28, 10, "123456789"), fake(29, 35, &(ALNUM.to_string() + "_-")));
+    assert_rule(&format!("telegram bot: {token}"), "secrets.telegram_bot_token", &token);
+    assert_rule(&format!("notify: tgram://{token}/12345"), "secrets.telegram_bot_token", &token);
+    // Without Telegram on the line a `digits:chars` pair is not claimed.
+    assert!(!hits(&format!("ratio {token}")).iter().any(|(r, _)| r == "secrets.telegram_bot_token"));
+}
+
+#[test]
+fn salesforce_fullstory_grafana() {
+    let sf = format!("00D{}!{}.{}", fake(30, 12, ALNUM), fake(31, 60, ALNUM), fake(32, 30, ALNUM));
+    assert_rule(&format!("Access Token      {sf}\n"), "secrets.salesforce_token", &sf);
+    assert!(!hits(&format!("00D{}!{}", fake(30, 12, ALNUM), "EXAMPLE".repeat(14))).iter().any(|(r, _)| r == "secrets.salesforce_token"));
+
+    let fs = format!("na1.{}", fake(33, 96, B64));
+    assert_rule(&format!("FULLSTORY_API_KEY={fs}"), "secrets.fullstory_api_key", &fs);
+    assert!(!hits("see na1.example.com for the docs").iter().any(|(r, _)| r == "secrets.fullstory_api_key"));
+
+    let key = format!(r#"{{"k":"{}","n":"ci-bot","id":7}}"#, fake(34, 32, ALNUM));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(key.as_bytes());
+    assert!(b64.starts_with("eyJrIjoi"), "{b64}");
+    assert_rule(&format!("GrafanaClient(\"{b64}\")"), "secrets.grafana_api_key", &b64);
+    // Same prefix, but not a Grafana key object.
+    let other = base64::engine::general_purpose::STANDARD.encode(br#"{"k":1,"x":"not a grafana key at all"}"#);
+    assert!(!hits(&other).iter().any(|(r, _)| r == "secrets.grafana_api_key"));
+}
+
+#[test]
+fn truenas_and_thingsboard_tokens_in_their_api_shapes() {
+    let key = format!("12-{}", fake(35, 64, ALNUM));
+    let msg = format!(r#"{{"id":"a1","msg":"method","method":"auth.login_with_api_key","params":["{key}"]}}"#);
+    assert_rule(&msg, "secrets.truenas_api_key", &key);
+    let other = format!(r#"{{"method":"auth.login","params":["{key}"]}}"#);
+    assert!(!hits(&other).iter().any(|(r, _)| r == "secrets.truenas_api_key"));
+
+    let tb = fake(36, 20, &(ALNUM.to_string() + "0123456789"));
+    assert_rule(&format!("POST https://tb.example.net/api/v1/{tb}/telemetry"), "secrets.thingsboard_token", &tb);
+    assert!(!hits("GET /api/v1/organizations/telemetry").iter().any(|(r, _)| r == "secrets.thingsboard_token"));
+}
+
+#[test]
+fn netrc_and_powershell_plaintext_passwords() {
+    let pw = fake(37, 14, &(ALNUM.to_string() + "!#%"));
+    assert_rule(&format!("machine git.corp.test login deploy password {pw}\n"), "secrets.netrc_password", &pw);
+    assert_rule(&format!("machine git.corp.test\n  login deploy\n  password {pw}\n"), "secrets.netrc_password", &pw);
+    assert!(!hits("machine git.corp.test login deploy password $NETRC_PASSWORD").iter().any(|(r, _)| r == "secrets.netrc_password"));
+    assert!(!hits("the machine learning login page has a password field").iter().any(|(r, _)| r == "secrets.netrc_password"));
+
+    let ps = fake(38, 18, ALNUM);
+    assert_rule(&format!("$p = ConvertTo-SecureString \"{ps}\" -AsPlainText -Force"), "secrets.powershell_plaintext_password", &ps);
+    assert!(!hits("$p = ConvertTo-SecureString $env:PW -AsPlainText -Force").iter().any(|(r, _)| r == "secrets.powershell_plaintext_password"));
+}
+
+#[test]
+fn cloudflare_and_square_bodies() {
+    let cf = format!("v1.0-{}-{}", fake(39, 24, HEX), fake(40, 146, HEX));
+    assert_rule(&format!("CF_ORIGIN_CA_KEY={cf}"), "secrets.cloudflare_origin_ca_key", &cf);
+    let cf_groups = format!("v1.0-{}-{}", fake(41, 64, HEX), fake(42, 128, HEX));
+    assert_rule(&format!("service_key: \"{cf_groups}\""), "secrets.cloudflare_origin_ca_key", &cf_groups);
+    assert!(!hits("upgrade to v1.0-beta today").iter().any(|(r, _)| r == "secrets.cloudflare_origin_ca_key"));
+
+    // An OAuth secret whose body holds `_` and `-` is judged on all of it.
+    let sq = format!("sq0csp-{}_{}-{}", fake(43, 20, ALNUM), fake(44, 12, ALNUM), fake(45, 9, ALNUM));
+    assert_rule(&format!("SQUARE_SECRET={sq}"), "secrets.square_token", &sq);
+}
+
+#[test]
+fn legacy_sonar_tokens_by_their_property_name() {
+    let t = fake(46, 40, HEX);
+    assert_rule(&format!("mvn sonar:sonar -Dsonar.login={t}"), "secrets.sonar_token", &t);
+    assert_rule(&format!("$sonarLogin = \"{t}\""), "secrets.sonar_token", &t);
+    assert_rule(&format!("SONAR_TOKEN: {t}"), "secrets.sonar_token", &t);
+    assert!(!hits(&format!("sonar.login={}", "0".repeat(40))).iter().any(|(r, _)| r == "secrets.sonar_token"));
+}
+
+#[test]
+fn a_rejected_notion_literal_inside_a_name_leaves_the_value_to_key_rules() {
+    let v = fake(47, 32, HEX);
+    let h = hits(&format!("acme_secret_key={v}"));
+    assert!(h.iter().any(|(r, m)| r == GENERIC_RULE && *m == v), "{h:?}");
+}

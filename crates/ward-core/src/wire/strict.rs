@@ -37,7 +37,12 @@ pub enum ParseError {
 /// for case.
 pub fn parse(body: &[u8]) -> Result<Value, ParseError> {
     if let Err(e) = std::str::from_utf8(body) {
-        return Err(ParseError::Ambiguous(format!("body is not valid UTF-8 (byte {})", e.valid_up_to())));
+        // JSON with a stray byte may be read by a lenient upstream (as
+        // Latin-1, or with U+FFFD); bytes that never looked like JSON
+        // (an undeclared gzip body) are simply not JSON.
+        let json_like = matches!(body.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['));
+        let why = format!("body is not valid UTF-8 (byte {})", e.valid_up_to());
+        return Err(if json_like { ParseError::Ambiguous(why) } else { ParseError::Invalid(why) });
     }
     prescan(body)?;
     let found = RefCell::new(None);
@@ -254,6 +259,7 @@ mod tests {
     #[test]
     fn invalid_utf8_is_ambiguous_and_bad_syntax_is_invalid() {
         assert!(ambiguous_bytes(b"{\"t\": \"caf\xe9\"}").contains("UTF-8"));
+        assert!(matches!(parse(b"\x1f\x8b\x08\x00\xff"), Err(ParseError::Invalid(_))));
         assert!(matches!(parse(b"{\"t\": 1,}"), Err(ParseError::Invalid(_))));
         assert!(matches!(parse(b"{\"t\": 1} trailing"), Err(ParseError::Invalid(_))));
         assert!(matches!(parse("\u{feff}{}".as_bytes()), Err(ParseError::Invalid(_))));

@@ -26,7 +26,7 @@ const EVENT_TEXT: usize = 64;
 const TAIL_EVENTS: usize = 32;
 const LENGTHS: [(usize, &str); 3] = [(1 << 10, "1KiB"), (64 << 10, "64KiB"), (1 << 20, "1MiB")];
 
-/// An OpenAI chat stream carrying `bytes` of text, `EVENT_TEXT` bytes per
+/// An OpenAI chat stream carrying at least `bytes` of text, `EVENT_TEXT` bytes per
 /// event, then `[DONE]`.
 fn chat_stream(bytes: usize) -> Vec<Vec<u8>> {
     let mut text = String::new();
@@ -37,7 +37,7 @@ fn chat_stream(bytes: usize) -> Vec<Vec<u8>> {
         text += EMAIL;
         text += ". ";
     }
-    text.truncate(bytes);
+    // Whole sentences only: a token cut off at the end is no token.
     text.as_bytes()
         .chunks(EVENT_TEXT)
         .map(|c| {
@@ -63,13 +63,16 @@ fn check(engine: &Engine, env: &Envelope, stream: &[Vec<u8>], name: &str) {
     }
     let out = String::from_utf8_lossy(&out);
     assert!(!out.contains("ghp_R7") && !out.contains("lindqvist"), "stream not redacted");
-    let n = times.len().min(TAIL_EVENTS);
+    // The last push (`[DONE]`) closes the stream; it is reported on its own.
+    let (end, text_events) = times.split_last().expect("a non-empty stream");
+    let n = text_events.len().min(TAIL_EVENTS);
     let mean = |ts: &[Duration]| ts.iter().sum::<Duration>() / ts.len().max(1) as u32;
     eprintln!(
-        "{name}: {} events, at most {most_held} text bytes held back, mean per event: first {n} {:?}, last {n} {:?}",
+        "{name}: {} events, at most {most_held} text bytes held back, mean per text event: first {n} {:?}, last {n} {:?}, slowest {:?}; end of stream {end:?}",
         stream.len(),
-        mean(&times[..n]),
-        mean(&times[times.len() - n..])
+        mean(&text_events[..n]),
+        mean(&text_events[text_events.len() - n..]),
+        text_events.iter().max().copied().unwrap_or_default(),
     );
 }
 

@@ -48,13 +48,14 @@ def envoy(mock):
     e.stop()
 
 
-def refused(envoy, mock, body, status=400, headers=None, words=()):
+def refused(envoy, mock, body, status=400, headers=None, words=(), any_of=()):
     mock.reset()
     got_status, _, got = h.post(envoy.ward_port, CHAT, body, headers)
     assert got_status == status, got
     message = json.loads(got)["error"]["message"]
     for w in words:
         assert w in message, message
+    assert not any_of or any(w in message for w in any_of), message
     assert mock.seen() == [], "the upstream received a refused body"
     return message
 
@@ -205,12 +206,12 @@ def test_homoglyphs(envoy, mock):
 
 def test_zero_width_characters(envoy, mock):
     disguised = " ".join(w[:2] + "\u200b" + w[2:] for w in PLANTED.split(" "))
-    refused(envoy, mock, tool_result(disguised), status=403, words=("injection",))
+    refused(envoy, mock, tool_result(disguised), status=403, any_of=("injection", "hidden text"))
 
 
 def test_unicode_tags(envoy, mock):
     tags = "".join(chr(0xE0000 + ord(c)) for c in PLANTED)
-    refused(envoy, mock, tool_result("Opening hours: 9 to 17." + tags), status=403, words=("injection",))
+    refused(envoy, mock, tool_result("Opening hours: 9 to 17." + tags), status=403, any_of=("injection", "hidden text"))
 
 
 def test_base64(envoy, mock):

@@ -695,7 +695,7 @@ mod tests {
         "\u{FF5E}", "\u{1D422}", "\u{1D7CF}", "\u{24D8}", "\u{24BE}", "\u{1F170}", "\u{1F1EE}", "\u{FB01}", "\u{FB03}", "\u{43E}",
         "\u{435}", "\u{410}", "\u{3BF}", "\u{2134}", "\u{C9}", "\u{EF}", "\u{131}", "\u{130}", "\u{17D}", "\u{DF}", "\u{3A3}",
         "\u{4E2D}", "\u{661}", "\u{600}", "\u{1F600}", "\u{10FFFF}", "aWdub3JlIGFsbCBwcmV2aW91cyBpbnN0cnVjdGlvbnM=", "69676e6f7265",
-        "1gn0r3", "pr3v10us", "h4ck", "p@$$", "don't", "it\u{2019}s",
+        "1gn0r3", "pr3v10us", "h4ck", "p@$$", "don't", "it\u{2019}s", "Abcdefghi", "abcdefghijklmnopqrstuvwxyzABCD", "Q29kZVJldmlld1Rhc2tSZXBvcnQx",
     ];
 
     fn assert_same(input: &str) {

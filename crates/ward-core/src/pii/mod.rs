@@ -218,28 +218,70 @@ impl Detector {
 /// them; the recognizers then jump from mark to mark instead of each
 /// walking every byte, so ordinary prose costs one cheap pass in all.
 struct Marks {
-    at: Vec<usize>,
+    digits: Vec<usize>,
+    upper: Vec<usize>,
+    colons: Vec<usize>,
+    len: usize,
+}
+
+/// Which marks a recognizer jumps between.
+#[derive(Clone, Copy)]
+enum Mark {
+    Digit,
+    DigitOrUpper,
+    DigitOrColon,
 }
 
 impl Marks {
     fn of(b: &[u8]) -> Marks {
-        Marks { at: b.iter().enumerate().filter(|&(_, &c)| c.is_ascii_digit() || c.is_ascii_uppercase() || c == b':').map(|(i, _)| i).collect() }
+        let mut marks = Marks { digits: Vec::new(), upper: Vec::new(), colons: Vec::new(), len: b.len() };
+        for (i, &c) in b.iter().enumerate() {
+            if c.is_ascii_digit() {
+                marks.digits.push(i);
+            } else if c.is_ascii_uppercase() {
+                marks.upper.push(i);
+            } else if c == b':' {
+                marks.colons.push(i);
+            }
+        }
+        marks
     }
 
-    /// The first position at or after `from` whose byte passes `want`, or
-    /// `b.len()`.
-    fn next(&self, b: &[u8], from: usize, want: fn(&u8) -> bool) -> usize {
-        let k = self.at.partition_point(|&p| p < from);
-        self.at[k..].iter().copied().find(|&p| want(&b[p])).unwrap_or(b.len())
+    /// The first position at or after `from` holding a mark of `kind`, or
+    /// the text's length.
+    fn next(&self, from: usize, kind: Mark) -> usize {
+        let first = |at: &[usize]| at.get(at.partition_point(|&p| p < from)).copied().unwrap_or(self.len);
+        match kind {
+            Mark::Digit => first(&self.digits),
+            Mark::DigitOrUpper => first(&self.digits).min(first(&self.upper)),
+            Mark::DigitOrColon => first(&self.digits).min(first(&self.colons)),
+        }
     }
 }
 
-fn is_digit_or_colon(c: &u8) -> bool {
-    c.is_ascii_digit() || *c == b':'
+/// `Marks::next` for a scan that moves forward: asks again only once the
+/// scan has passed the mark it knows.
+struct NextMark<'a> {
+    marks: &'a Marks,
+    kind: Mark,
+    at: Option<usize>,
 }
 
-fn is_digit_or_upper(c: &u8) -> bool {
-    c.is_ascii_digit() || c.is_ascii_uppercase()
+impl NextMark<'_> {
+    fn new(marks: &Marks, kind: Mark) -> NextMark<'_> {
+        NextMark { marks, kind, at: None }
+    }
+
+    fn from(&mut self, i: usize) -> usize {
+        match self.at {
+            Some(at) if at >= i => at,
+            _ => {
+                let at = self.marks.next(i, self.kind);
+                self.at = Some(at);
+                at
+            }
+        }
+    }
 }
 
 fn rule(id: &str) -> usize {
@@ -283,11 +325,12 @@ fn collect(b: &[u8], start: usize, want: usize, seps: &[u8]) -> (String, usize) 
 /// letter).
 fn letter_ids(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
+    let mut next = NextMark::new(marks, Mark::DigitOrUpper);
     let mut i = 0;
     while i + 1 < b.len() {
         // A start needs an upper-case letter on it or a digit within its
         // first five bytes (`may_start_letter_id`).
-        i = i.max(marks.next(b, i, is_digit_or_upper).saturating_sub(4));
+        i = i.max(next.from(i).saturating_sub(4));
         if i + 1 >= b.len() {
             break;
         }
@@ -390,9 +433,10 @@ fn letter_id_at(text: &str, b: &[u8], s: usize) -> Option<Hit> {
 /// numbers, German tax ids, PESEL, Italian VAT numbers, BSN, NIR.
 fn digit_ids(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
+    let mut next = NextMark::new(marks, Mark::Digit);
     let mut i = 0;
     while i < b.len() {
-        i = marks.next(b, i, u8::is_ascii_digit);
+        i = next.from(i);
         if i >= b.len() {
             break;
         }
@@ -511,10 +555,11 @@ fn ssn_shape(sizes: &[usize], text: &str, start: usize) -> bool {
 /// a trunk `0` and separators.
 fn phones(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
+    let mut next = NextMark::new(marks, Mark::Digit);
     let mut i = 0;
     while i < b.len() {
         // Every start is a digit or the `+` or `(` right before one.
-        let digit = marks.next(b, i, u8::is_ascii_digit);
+        let digit = next.from(i);
         if digit >= b.len() {
             break;
         }
@@ -599,11 +644,12 @@ fn phones(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
 fn ip_addresses(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
     let hexish = |c: u8| c.is_ascii_hexdigit() || c == b':' || c == b'.';
+    let mut next = NextMark::new(marks, Mark::DigitOrColon);
     let mut i = 0;
     while i < b.len() {
         // An address has a digit or a colon: start from the beginning of
         // the hex-ish run that holds the next one.
-        let mark = marks.next(b, i, is_digit_or_colon);
+        let mark = next.from(i);
         if mark >= b.len() {
             break;
         }
@@ -661,9 +707,10 @@ fn ip_addresses(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     }
     // IPv4 addresses glued to other text by a colon (`::ffff:192.0.2.1`
     // after a word): the dotted part on its own.
+    let mut next = NextMark::new(marks, Mark::Digit);
     let mut i = 0;
     while i < b.len() {
-        i = marks.next(b, i, u8::is_ascii_digit);
+        i = next.from(i);
         if i >= b.len() {
             break;
         }

@@ -50,6 +50,13 @@ if [ -n "$want" ]; then
   fi
 fi
 
+# cargo-fuzz for the fuzz smoke run (scripts/fuzz.sh --smoke); it needs the
+# nightly toolchain, which this machine kind ships: without nightly, skip.
+if rustup toolchain list 2>/dev/null | grep -q nightly && ! cargo fuzz --version >/dev/null 2>&1; then
+  say "cargo install cargo-fuzz"
+  CARGO_TARGET_DIR="$WARD_CACHE/cli-target" cargo install -q cargo-fuzz --locked
+fi
+
 # Debian's chromium (browser-extension test) and wrk (Envoy load run).
 missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"

@@ -15,5 +15,7 @@ echo "== cargo test"
 cargo test -q --workspace
 echo "== embedding example (ward-host guarding a program's own traffic)"
 cargo run -q -p ward-embed-example
+echo "== fuzz smoke (5 s per target on the team's seeds; the 10-minute campaign is scripts/fuzz.sh)"
+"$WARD_ROOT/scripts/fuzz.sh" --smoke
 echo "== end-to-end (Envoy, hosts)"
 "$WARD_VENV/bin/python" -m pytest -q -p no:cacheprovider host-tests

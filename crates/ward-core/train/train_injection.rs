@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use ward_core::injection::model::{self, for_each_token, Model, FEATURES, HEADER_LEN, MAGIC, WINDOW};
+use ward_core::injection::model::{self, for_each_counted_token, Model, FEATURES, HEADER_LEN, MAGIC, WINDOW};
 use ward_core::injection::{normalise, Config, Detector};
 use ward_core::Origin;
 
@@ -64,7 +64,9 @@ impl Knobs {
         Knobs {
             epochs: var("EPOCHS", 16),
             warmup: var("WARMUP", 2),
-            learning_rate: var("LEARNING_RATE", 0.05),
+            // Presence features leave fewer active weights per window than
+            // counts did, so each step moves the logit less: 0.05 under-fit.
+            learning_rate: var("LEARNING_RATE", 0.15),
             l2: var("L2", 1e-5),
             synthetic: var("SYNTHETIC", 40),
             balance: var("BALANCE", 0.5),
@@ -76,7 +78,8 @@ impl Knobs {
 struct Example {
     group: usize,
     label: f32,
-    tokens: Vec<[u32; FEATURES]>,
+    /// Per token, the feature indices that count (see `model::Novelty`).
+    tokens: Vec<[Option<u32>; FEATURES]>,
 }
 
 /// A corpus row as the evaluation needs it.
@@ -145,7 +148,7 @@ fn train(examples: &[Example], groups: &[String], knobs: &Knobs) -> Vec<u8> {
                 continue;
             }
             contrib.clear();
-            contrib.extend(ex.tokens.iter().map(|f| f.iter().map(|&x| w[x as usize]).sum::<f32>()));
+            contrib.extend(ex.tokens.iter().map(|f| f.iter().flatten().map(|&x| w[x as usize]).sum::<f32>()));
             let end = if epoch < knobs.warmup { (next(&mut rng) as usize) % ex.tokens.len() } else { best_window_end(&contrib) };
             let start = (end + 1).saturating_sub(WINDOW);
             let z = bias + contrib[start..=end].iter().sum::<f32>();
@@ -155,7 +158,7 @@ fn train(examples: &[Example], groups: &[String], knobs: &Knobs) -> Vec<u8> {
             let g = (p - ex.label) * weight;
             bias -= lr * g * 0.1;
             for f in &ex.tokens[start..=end] {
-                for &x in f {
+                for &x in f.iter().flatten() {
                     let x = x as usize;
                     w[x] -= lr * (g + knobs.l2 * w[x]);
                 }
@@ -283,9 +286,9 @@ fn injected_line<'t>(text: &'t str, goal: &str) -> Option<&'t str> {
     Some(&text[start..end])
 }
 
-fn featurise(text: &str) -> Vec<[u32; FEATURES]> {
+fn featurise(text: &str) -> Vec<[Option<u32>; FEATURES]> {
     let mut tokens = Vec::new();
-    for_each_token(&normalise(text).text, 32 - DIM_BITS, |f| tokens.push(f));
+    for_each_counted_token(&normalise(text).text, 32 - DIM_BITS, |f| tokens.push(f));
     tokens
 }
 

@@ -9,7 +9,9 @@
 //! and "instrucions" share one). Each is one table lookup.
 //!
 //! The window is what lets one injected sentence stand out inside a long
-//! e-mail or table: averaging over the whole text would drown it. The
+//! e-mail or table: averaging over the whole text would drown it. A
+//! feature counts once per window (presence, not counts: see [`Novelty`]),
+//! so benign text that repeats a phrase cannot add its weight up. The
 //! weights are trained by `crates/ward-core/train/train_injection.rs` with
 //! the same featuriser ([`features`]), so training and inference cannot
 //! disagree about what a feature is; they are checked in as `weights.bin`.
@@ -72,7 +74,7 @@ impl Model {
 
     /// A fresh window state, for callers that feed tokens themselves.
     pub fn windows(&self) -> Windows<'_> {
-        Windows { model: self, ring: [0; WINDOW], slot: 0, sum: 0, best: i32::MIN }
+        Windows { model: self, novelty: Novelty::new(), ring: [0; WINDOW], slot: 0, sum: 0, best: i32::MIN }
     }
 }
 
@@ -187,9 +189,70 @@ pub fn for_each_token(text: &str, shift: u32, mut f: impl FnMut([u32; FEATURES])
     tokens(text.as_bytes(), |t| f(features(&t).map(|h| h >> shift)));
 }
 
+/// Calls `f` with the feature indices of every token that count towards
+/// its windows: `None` where the same feature already occurred in the
+/// `WINDOW - 1` tokens before. The trainer featurises with this, so it
+/// learns the weights inference applies.
+#[inline]
+pub fn for_each_counted_token(text: &str, shift: u32, mut f: impl FnMut([Option<u32>; FEATURES])) {
+    let mut novelty = Novelty::new();
+    for_each_token(text, shift, |idx| {
+        let novel = novelty.observe(idx);
+        f(std::array::from_fn(|k| novel[k].then_some(idx[k])));
+    });
+}
+
+/// No reduced feature index reaches this (at most 24 bits are kept).
+const NONE_SEEN: u32 = u32::MAX;
+
+/// Which features of a token are new to the last `WINDOW - 1` tokens.
+///
+/// Repeating a sentence inside one window must not add its weight up again:
+/// a hashed n-gram linear model is calibrated on presence. A feature seen
+/// within the window before counts 0, so every window sums each feature at
+/// most once (a window starting between two occurrences can miss it; the
+/// window holding the first occurrence has it, so a repeated attack is
+/// still scored in full). Features are compared with their own kind only
+/// (word with word, pair with pair): a bounded 4 x 23 comparison per
+/// token on a fixed ring, no allocation.
+#[derive(Clone)]
+pub struct Novelty {
+    seen: [[u32; WINDOW]; FEATURES],
+    slot: usize,
+}
+
+impl Default for Novelty {
+    fn default() -> Novelty {
+        Novelty::new()
+    }
+}
+
+impl Novelty {
+    pub fn new() -> Novelty {
+        Novelty { seen: [[NONE_SEEN; WINDOW]; FEATURES], slot: 0 }
+    }
+
+    /// Records a token's reduced feature indices; true where each is new.
+    #[inline(always)]
+    pub fn observe(&mut self, idx: [u32; FEATURES]) -> [bool; FEATURES] {
+        let slot = self.slot;
+        let mut novel = [true; FEATURES];
+        for (k, ring) in self.seen.iter_mut().enumerate() {
+            // The slot being overwritten holds the token WINDOW back, which
+            // is outside the window this token closes.
+            ring[slot] = NONE_SEEN;
+            novel[k] = !ring.iter().fold(false, |hit, &s| hit | (s == idx[k]));
+            ring[slot] = idx[k];
+        }
+        self.slot = if slot + 1 == WINDOW { 0 } else { slot + 1 };
+        novel
+    }
+}
+
 /// The model's running state over one text: the best window so far.
 pub struct Windows<'m> {
     model: &'m Model,
+    novelty: Novelty,
     ring: [i32; WINDOW],
     slot: usize,
     sum: i32,
@@ -201,7 +264,9 @@ impl<'m> Windows<'m> {
     pub fn push(&mut self, t: &Token) {
         let w = self.model.weights;
         let shift = self.model.shift;
-        let c: i32 = features(t).iter().map(|&h| i32::from(w.get((h >> shift) as usize).copied().unwrap_or(0) as i8)).sum();
+        let idx = features(t).map(|h| h >> shift);
+        let novel = self.novelty.observe(idx);
+        let c: i32 = idx.iter().zip(novel).filter(|&(_, n)| n).map(|(&i, _)| i32::from(w.get(i as usize).copied().unwrap_or(0) as i8)).sum();
         self.sum += c - self.ring[self.slot];
         self.ring[self.slot] = c;
         self.slot += 1;

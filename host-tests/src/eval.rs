@@ -85,13 +85,11 @@ pub fn discover(dir: &Path, only_folder: Option<&str>) -> Result<Vec<PathBuf>, S
 }
 
 fn is_corpus_file(p: &Path) -> bool {
-    let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    p.is_file() && (name.ends_with(".jsonl") || name.ends_with(".jsonl.gz"))
+    p.is_file() && p.file_name().is_some_and(|n| corpus::is_corpus_file_name(&n.to_string_lossy()))
 }
 
 fn file_stem(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    name.trim_end_matches(".gz").trim_end_matches(".jsonl").to_string()
+    corpus::file_stem(&path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()).to_string()
 }
 
 /// The exchange carrying `text` from `origin`; `None` for an origin no

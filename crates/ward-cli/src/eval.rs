@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use ward_core::corpus::{round4, Tally, SLICE_KEYS};
+use ward_core::corpus::{self, round4, Tally, SLICE_KEYS};
 use ward_core::injection::model;
 use ward_core::{Direction, Finding, Origin, Segment};
 
@@ -266,13 +266,11 @@ fn discover(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 fn is_corpus_file(p: &Path) -> bool {
-    let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    p.is_file() && (name.ends_with(".jsonl") || name.ends_with(".jsonl.gz"))
+    p.is_file() && p.file_name().is_some_and(|n| corpus::is_corpus_file_name(&n.to_string_lossy()))
 }
 
 fn file_stem(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    name.trim_end_matches(".gz").trim_end_matches(".jsonl").to_string()
+    corpus::file_stem(&path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()).to_string()
 }
 
 /// Where a row's text would arrive: injection rows as

@@ -121,7 +121,7 @@ fn lone_surrogate(unit: u32, at: usize) -> ParseError {
 /// The form under which case-insensitive decoders match a key: Unicode
 /// lower case, with the long s folded as Go's `EqualFold` does (the Kelvin
 /// sign already lower-cases to `k`).
-fn fold(key: &str) -> String {
+pub(crate) fn fold(key: &str) -> String {
     if key.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
         return key.to_string();
     }

@@ -161,14 +161,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def admin_json(port, path):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
         return json.load(r)
@@ -364,7 +356,7 @@ def rss_without_filter(env, settle):
         if not h.wait_port(ports[0], p):
             return None
         time.sleep(settle)
-        return rss_bytes(p.pid)
+        return h.rss_bytes(p.pid)
     finally:
         h.stop(p)
         shutil.rmtree(d, ignore_errors=True)
@@ -435,7 +427,7 @@ def main():
         if not env.ready:
             raise RuntimeError("Envoy did not start:\n" + env.logs())
         time.sleep(0.5)
-        rss_idle = rss_bytes(env.proc.pid)
+        rss_idle = h.rss_bytes(env.proc.pid)
         # Warm up both listeners (V8 tiers up the module on first use).
         warm = Client(env.ward_port), Client(env.base_port)
         for _ in range(5 if args.smoke else 50):
@@ -445,7 +437,7 @@ def main():
         mock.reset()
         result["latency_c1"], result["checks"] = latency_phase(env, mock, reqs, counts, deadline)
         result["throughput"] = throughput_phase(env, mock, reqs, tmp, rounds, seconds, args.connections, deadline)
-        rss_after = rss_bytes(env.proc.pid)
+        rss_after = h.rss_bytes(env.proc.pid)
         stats = wasm_stats(env)
         try:
             memory = admin_json(env.admin_port, "/memory")

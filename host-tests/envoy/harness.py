@@ -194,6 +194,15 @@ def stop(proc):
             proc.wait()
 
 
+def rss_bytes(pid):
+    """A process's resident set (VmRSS), for the load and soak runs."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def post(port, path, body, headers=None, timeout=10):
     """POSTs and returns (status, headers dict, body bytes)."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()

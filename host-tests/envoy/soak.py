@@ -132,14 +132,6 @@ def client(port, bodies, tally, stop_at, offset):
     conn.close()
 
 
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def decisions(stats):
     """Decisions the filter counted (its metrics carry Envoy's wasmcustom. prefix)."""
     return sum(int(v) for k, v in stats.items()
@@ -202,11 +194,11 @@ def main():
             t.start()
         samples = []
         while time.time() < stop_at:
-            samples.append((round(time.time() - start, 1), rss_bytes(env.proc.pid)))
+            samples.append((round(time.time() - start, 1), h.rss_bytes(env.proc.pid)))
             time.sleep(max(1.0, args.seconds / 60))
         for t in threads:
             t.join(timeout=60)
-        samples.append((round(time.time() - start, 1), rss_bytes(env.proc.pid)))
+        samples.append((round(time.time() - start, 1), h.rss_bytes(env.proc.pid)))
 
         result["classes"] = tally.by_class
         result["requests"] = sum(c["sent"] for c in tally.by_class.values())

@@ -296,10 +296,16 @@ def run_wrk(script, port, seconds, connections, envoy_pid):
     return res
 
 
-def throughput_phase(env, mock, reqs, tmp, rounds, seconds, connections, deadline):
-    mixes = {"chat_4k_mix": [("chat_4k", 3), ("stream_4k", 1)], "rag_64k": [("rag_64k", 1)]}
+MIXES = {"chat_4k_mix": [("chat_4k", 3), ("stream_4k", 1)], "rag_64k": [("rag_64k", 1)],
+         # Not run by default: the two halves of the 4 KB mix, for breakdowns.
+         "chat_4k": [("chat_4k", 1)], "stream_4k": [("stream_4k", 1)]}
+DEFAULT_MIXES = "chat_4k_mix,rag_64k"
+
+
+def throughput_phase(env, mock, reqs, tmp, rounds, seconds, connections, deadline, mixes=tuple(MIXES)):
     out = {}
-    for name, mix in mixes.items():
+    for name in mixes:
+        mix = MIXES[name]
         script = write_lua(tmp, name, mix, reqs)
         runs = {"ward": [], "baseline": []}
         for r in range(rounds):
@@ -369,13 +375,13 @@ def wasm_stats(env):
         return {}
 
 
-def provenance():
+def provenance(wasm):
     """Which filter build and source tree the figures belong to."""
     import hashlib
-    with open(h.WASM, "rb") as f:
+    with open(wasm, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     git = lambda *a: subprocess.run(["git", *a], cwd=h.ROOT, capture_output=True, text=True).stdout.strip()  # noqa: E731
-    return {"wasm": h.WASM, "wasm_sha256": digest, "wasm_mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.path.getmtime(h.WASM))),
+    return {"wasm": wasm, "wasm_sha256": digest, "wasm_mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.path.getmtime(wasm))),
             "git_head": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain"))}
 
 
@@ -403,12 +409,19 @@ def main():
     ap.add_argument("--seconds", type=int, default=5, help="duration of one wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="wrk runs per listener and mix")
     ap.add_argument("--budget", type=int, default=600, help="wall-clock limit of the whole run, seconds")
+    ap.add_argument("--policy", default=POLICY, help="the filter's policy (default: examples/policies/default.json)")
+    ap.add_argument("--wasm", default=h.WASM, help="the filter module (default: $WARD_FILTER_WASM or the release build)")
+    ap.add_argument("--phases", default="latency,throughput,memory",
+                    help="comma-separated subset of latency, throughput, memory (to compare policies or builds quickly)")
+    ap.add_argument("--mixes", default=DEFAULT_MIXES, help="comma-separated wrk mixes: " + ", ".join(MIXES))
     args = ap.parse_args()
+    phases = set(args.phases.split(","))
+    mixes = [m for m in args.mixes.split(",") if m in MIXES]
     if args.smoke:
         counts, rounds, seconds = {"chat_4k": 60, "rag_64k": 20, "stream_4k": 20}, 1, 1
     else:
         counts, rounds, seconds = {"chat_4k": 2000, "rag_64k": 500, "stream_4k": 500}, args.rounds, args.seconds
-    for need in (h.ENVOY, h.WASM):
+    for need in (h.ENVOY, args.wasm, args.policy):
         if not os.path.exists(need):
             sys.exit(f"missing {need}: run scripts/setup.sh and scripts/build.sh")
     if not shutil.which("wrk"):
@@ -420,9 +433,10 @@ def main():
     result = {"smoke": args.smoke, "envoy_concurrency": args.concurrency, "load_average_before": load_average(),
               "nproc": os.cpu_count(), "body_bytes": {k: len(v[0]) for k, v in reqs.items()}}
     tmp = tempfile.mkdtemp(prefix="ward-load-")
-    result["build"] = provenance()
+    result["build"] = provenance(args.wasm)
+    result["policy"] = os.path.relpath(os.path.abspath(args.policy), h.ROOT)
     mock = quiet_mock(os.path.join(tmp, "mock.log"))
-    env = h.Envoy(open(POLICY).read(), mock.port, concurrency=args.concurrency)
+    env = h.Envoy(open(args.policy).read(), mock.port, wasm=args.wasm, concurrency=args.concurrency)
     try:
         if not env.ready:
             raise RuntimeError("Envoy did not start:\n" + env.logs())
@@ -435,15 +449,18 @@ def main():
                 for c in warm:
                     c.post(body, headers)
         mock.reset()
+        if "latency" not in phases:
+            counts = {k: 0 for k in counts}
         result["latency_c1"], result["checks"] = latency_phase(env, mock, reqs, counts, deadline)
-        result["throughput"] = throughput_phase(env, mock, reqs, tmp, rounds, seconds, args.connections, deadline)
+        result["throughput"] = throughput_phase(env, mock, reqs, tmp, rounds, seconds, args.connections, deadline,
+                                                mixes if "throughput" in phases else [])
         rss_after = h.rss_bytes(env.proc.pid)
         stats = wasm_stats(env)
         try:
             memory = admin_json(env.admin_port, "/memory")
         except OSError:
             memory = {}
-        rss_plain = rss_without_filter(env, 0.5)
+        rss_plain = rss_without_filter(env, 0.5) if "memory" in phases else None
         # Envoy counts its VMs (one per worker, the main thread's, and the
         # base VM it clones them from); guess only if it does not say.
         vms = int(stats.get("wasm.wasm_vm_count") or args.concurrency + 1)

@@ -109,10 +109,89 @@ impl AuditEvent {
     /// the hash checkable from the line alone, by any JSON library, and
     /// keeps `f32` scores from hashing differently than they read back.
     pub fn compute_hash(&self) -> String {
-        match serde_json::from_str::<Value>(&self.to_json_line()) {
-            Ok(value) => line_hash(&value),
-            Err(_) => String::new(),
+        sha256_hex(&self.canonical())
+    }
+
+    /// What [`line_hash`] hashes for this event's line (sorted keys, no
+    /// whitespace, no `hash`), written straight from the fields: the filter
+    /// seals an event per request, and reading its own line back into a
+    /// `Value` to sort it cost more than the hash. The destructuring has no
+    /// `..`, so a new field does not compile until it is written here too.
+    fn canonical(&self) -> Vec<u8> {
+        let AuditEvent {
+            v,
+            time_ms,
+            request_id,
+            api,
+            direction,
+            route,
+            upstream,
+            agent,
+            task,
+            session,
+            action,
+            status,
+            findings,
+            bytes,
+            policy_digest,
+            ward_version,
+            dropped,
+            model,
+            tools,
+            chain,
+            seq,
+            prev,
+            hash: _,
+        } = self;
+        // Keys in byte order; optional ones skipped as `Serialize` skips them.
+        let mut out = Canonical::default();
+        out.field("action", action);
+        if let Some(agent) = agent {
+            out.field("agent", agent);
         }
+        out.field("api", api);
+        out.field("bytes", bytes);
+        out.field("chain", chain);
+        out.field("direction", direction);
+        if *dropped != 0 {
+            out.field("dropped", dropped);
+        }
+        out.key("findings");
+        out.bytes.push(b'[');
+        for (i, f) in findings.iter().enumerate() {
+            if i > 0 {
+                out.bytes.push(b',');
+            }
+            f.canonical(&mut out.bytes);
+        }
+        out.bytes.push(b']');
+        if let Some(model) = model {
+            out.field("model", model);
+        }
+        out.field("policy_digest", policy_digest);
+        out.field("prev", prev);
+        out.field("request_id", request_id);
+        out.field("route", route);
+        out.field("seq", seq);
+        if let Some(session) = session {
+            out.field("session", session);
+        }
+        if let Some(status) = status {
+            out.field("status", status);
+        }
+        if let Some(task) = task {
+            out.field("task", task);
+        }
+        out.field("time_ms", time_ms);
+        if !tools.is_empty() {
+            out.field("tools", tools);
+        }
+        if !upstream.is_empty() {
+            out.field("upstream", upstream);
+        }
+        out.field("v", v);
+        out.field("ward_version", ward_version);
+        out.finish()
     }
 
     /// Records what the body tells about the components in play: the model
@@ -134,6 +213,64 @@ impl AuditEvent {
     /// One JSON line (no trailing newline).
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).expect("audit event serialises")
+    }
+}
+
+impl AuditFinding {
+    /// This finding's object in [`AuditEvent::canonical`].
+    fn canonical(&self, bytes: &mut Vec<u8>) {
+        let AuditFinding { detector, rule, origin, path, action, score, content_sha256 } = self;
+        let mut out = Canonical { bytes: std::mem::take(bytes), fields: 0 };
+        out.field("action", action);
+        out.field("content_sha256", content_sha256);
+        out.field("detector", detector);
+        out.field("origin", origin);
+        out.field("path", path);
+        out.field("rule", rule);
+        // The line holds the f32's shortest digits and a reader takes them
+        // back as an f64, which may print differently (`1e-6` against
+        // `0.000001`): hash what that reader prints.
+        let read_back = serde_json::to_string(score).ok().and_then(|s| serde_json::from_str::<Value>(&s).ok()).unwrap_or(Value::Null);
+        out.field("score", &read_back);
+        *bytes = out.finish();
+    }
+}
+
+/// A compact JSON object written key by key (the caller keeps keys sorted).
+#[derive(Default)]
+struct Canonical {
+    bytes: Vec<u8>,
+    fields: usize,
+}
+
+impl Canonical {
+    fn key(&mut self, key: &str) {
+        self.bytes.push(if self.fields == 0 { b'{' } else { b',' });
+        self.fields += 1;
+        self.bytes.push(b'"');
+        self.bytes.extend_from_slice(key.as_bytes());
+        self.bytes.extend_from_slice(b"\":");
+    }
+
+    /// Every value here is a string, an integer, `null`, an array of
+    /// strings or a `Value`: compact JSON that reads back as itself.
+    fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
+        self.key(key);
+        let start = self.bytes.len();
+        // Writing into a Vec fails only if `Serialize` does, which these
+        // types never do; `null` keeps the object well formed regardless.
+        if serde_json::to_writer(&mut self.bytes, value).is_err() {
+            self.bytes.truncate(start);
+            self.bytes.extend_from_slice(b"null");
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.fields == 0 {
+            self.bytes.push(b'{');
+        }
+        self.bytes.push(b'}');
+        self.bytes
     }
 }
 
@@ -174,6 +311,14 @@ impl AuditChain {
         self.last_hash = event.hash.clone();
         self.next_seq += 1;
         event
+    }
+
+    /// [`AuditChain::seal`] with the sealed event's JSON line, for hosts
+    /// that write or queue the line (serialised once).
+    pub fn seal_line(&mut self, event: AuditEvent) -> (AuditEvent, String) {
+        let sealed = self.seal(event);
+        let line = sealed.to_json_line();
+        (sealed, line)
     }
 }
 
@@ -246,6 +391,73 @@ mod tests {
             keys.iter().map(|k| format!("{}:{}", Value::from(k.as_str()), obj[k])).collect::<Vec<_>>().join(",")
         );
         assert_eq!(sha256_hex(canonical.as_bytes()), e.hash);
+    }
+
+    /// The hash written from the fields is the documented one (sorted keys
+    /// of the line as read back), for events with every optional field set
+    /// or not, odd strings and scores of every magnitude.
+    #[test]
+    fn the_fast_hash_is_the_line_hash() {
+        struct Xorshift(u64);
+        impl Xorshift {
+            fn below(&mut self, n: u64) -> u64 {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                self.0 % n
+            }
+            fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+                xs[self.below(xs.len() as u64) as usize]
+            }
+        }
+        let mut r = Xorshift(0x2545_f491_4f6c_dd1d);
+        let texts = ["", "r1", "é\u{1}\"\\/", "\u{7f}\u{2028}<>&'", "😀 \t\n", "~/a/b~1"];
+        let scores = [0.0f32, 0.9, 1.0, 1e-6, 1e-7, 0.000_123_4, 123_456.78, 1e20, f32::MIN_POSITIVE, f32::NAN, f32::INFINITY, -0.0, 0.333_333_34];
+        let actions = [Action::Allow, Action::Log, Action::Redact, Action::Block];
+        for i in 0..2_000 {
+            let findings = (0..r.below(3))
+                .map(|_| AuditFinding {
+                    detector: crate::DetectorKind::Pii,
+                    rule: r.pick(&texts).into(),
+                    origin: crate::Origin::Document,
+                    path: r.pick(&texts).into(),
+                    action: r.pick(&actions),
+                    score: r.pick(&scores),
+                    content_sha256: sha256_hex(b"x"),
+                })
+                .collect();
+            let opt = |r: &mut Xorshift| (r.below(2) == 0).then(|| r.pick(&texts).to_string());
+            let event = AuditEvent {
+                v: SCHEMA_VERSION,
+                time_ms: r.below(u64::MAX),
+                request_id: r.pick(&texts).into(),
+                api: r.pick(&[None, Some(Api::OpenaiChat), Some(Api::Mcp)]),
+                direction: r.pick(&[None, Some(Direction::Request), Some(Direction::Response)]),
+                route: r.pick(&texts).into(),
+                upstream: r.pick(&texts).into(),
+                agent: opt(&mut r),
+                task: opt(&mut r),
+                session: opt(&mut r),
+                action: r.pick(&actions),
+                status: r.pick(&[None, Some(403)]),
+                findings,
+                bytes: r.below(1 << 40),
+                policy_digest: r.pick(&texts).into(),
+                ward_version: r.pick(&texts).into(),
+                dropped: r.below(2) * r.below(1000),
+                model: opt(&mut r),
+                tools: (0..r.below(3)).map(|_| r.pick(&texts).to_string()).collect(),
+                ..AuditEvent::default()
+            };
+            let mut chain = AuditChain::new(texts[i % texts.len()]);
+            for _ in 0..r.below(3) {
+                chain.seal(AuditEvent::default());
+            }
+            let (sealed, line) = chain.seal_line(event);
+            let value: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(line_hash(&value), sealed.hash, "{line}");
+            assert_eq!(line, sealed.to_json_line());
+        }
     }
 
     #[test]

@@ -372,6 +372,24 @@ impl Engine {
         jsonrpc_id: Option<&Value>,
     ) -> Decision {
         let findings: Vec<Finding> = findings.into_iter().filter(|f| f.action != Action::Allow).collect();
+        let audited = findings.iter().map(AuditFinding::from).collect();
+        self.decide_audited(env, api, findings, audited, bytes, redactor, jsonrpc_id)
+    }
+
+    /// [`Engine::decide`] for findings none of which is `Allow`, whose audit
+    /// records are already made (`audited[i]` from `findings[i]`): a stream
+    /// makes each as it is found, so the end of a long answer copies none.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn decide_audited(
+        &self,
+        env: &Envelope,
+        api: Option<Api>,
+        findings: Vec<Finding>,
+        audited: Vec<AuditFinding>,
+        bytes: usize,
+        redactor: Option<&dyn Fn(&[Finding]) -> Option<Vec<u8>>>,
+        jsonrpc_id: Option<&Value>,
+    ) -> Decision {
         let mut action = findings.iter().map(|f| f.action).max().unwrap_or(Action::Allow);
         if self.policy.mode == Mode::Monitor {
             action = action.min(Action::Log);
@@ -393,11 +411,11 @@ impl Engine {
             status = Some(reply.status);
             verdict = Verdict::Block { reply, reason };
         }
-        let audit = (action != Action::Allow || self.policy.audit.log_allows).then(|| self.audit_event(env, api, action, status, &findings, bytes));
+        let audit = (action != Action::Allow || self.policy.audit.log_allows).then(|| self.audit_event(env, api, action, status, audited, bytes));
         Decision { verdict, findings, audit }
     }
 
-    pub(crate) fn audit_event(&self, env: &Envelope, api: Option<Api>, action: Action, status: Option<u16>, findings: &[Finding], bytes: usize) -> AuditEvent {
+    pub(crate) fn audit_event(&self, env: &Envelope, api: Option<Api>, action: Action, status: Option<u16>, findings: Vec<AuditFinding>, bytes: usize) -> AuditEvent {
         AuditEvent {
             v: SCHEMA_VERSION,
             time_ms: env.time_ms,
@@ -411,7 +429,7 @@ impl Engine {
             session: env.session.clone(),
             action,
             status,
-            findings: findings.iter().map(AuditFinding::from).collect(),
+            findings,
             bytes: bytes as u64,
             policy_digest: self.digest.clone(),
             ward_version: WARD_VERSION.to_string(),

@@ -14,7 +14,7 @@ pub struct Event {
 }
 
 /// Splits a byte stream into events. Lines may end in `\n`, `\r\n` or `\r`.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Parser {
     /// Bytes of the event being read, not yet complete.
     pending: Vec<u8>,

@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::audit::AuditFinding;
 use crate::engine::{Decision, Engine, Envelope, Verdict};
 use crate::finding::{Action, Finding};
 use crate::policy::Mode;
@@ -82,6 +83,7 @@ pub struct StreamStep {
 }
 
 /// An event waiting for its text to be judged.
+#[derive(Clone)]
 struct Held {
     raw: Vec<u8>,
     value: Value,
@@ -92,6 +94,7 @@ struct Held {
     tool_call: bool,
 }
 
+#[derive(Clone)]
 enum Whole {
     /// Equal to its slot's text: rendered with the slot's masks.
     Slot(usize),
@@ -107,6 +110,9 @@ enum State {
     Finished,
 }
 
+/// Cloning forks the stream: the copy goes on from the same point (the
+/// stream bench times one push on a fresh copy each time).
+#[derive(Clone)]
 pub struct StreamGuard {
     env: Envelope,
     api: Option<Api>,
@@ -118,9 +124,13 @@ pub struct StreamGuard {
     queue: VecDeque<Held>,
     queued_bytes: usize,
     findings: Vec<Finding>,
+    /// The audit record of each of `findings`.
+    audited: Vec<AuditFinding>,
     /// Events the tool checks need: tool-call fragments and the event
     /// naming the model.
     tool_events: Vec<Value>,
+    /// A chat event naming the model is among `tool_events`.
+    model_named: bool,
     session: Option<SessionState>,
     pending: Option<tools::Pending>,
     calls_checked: bool,
@@ -139,7 +149,9 @@ impl StreamGuard {
             queue: VecDeque::new(),
             queued_bytes: 0,
             findings: Vec::new(),
+            audited: Vec::new(),
             tool_events: Vec::new(),
+            model_named: false,
             session: None,
             pending: None,
             calls_checked: false,
@@ -238,7 +250,7 @@ impl StreamGuard {
             return self.mcp_event(engine, n, event, value, step);
         }
         let reading = events::read(self.api, &value);
-        if reading.tool_related {
+        if self.tool_checks_need(&reading, &value) {
             self.tool_events.push(value.clone());
         }
         let judge = self.judge(engine);
@@ -297,11 +309,28 @@ impl StreamGuard {
         self.enqueue(engine, held, step);
     }
 
+    /// Whether the tool checks at the end read this event. Every chat chunk
+    /// names the model, but only the first that does is read for it: keeping
+    /// the others would make memory and the end of the stream grow with the
+    /// answer.
+    fn tool_checks_need(&mut self, reading: &events::Reading, value: &Value) -> bool {
+        if !reading.tool_related {
+            return false;
+        }
+        if self.api != Some(Api::OpenaiChat) {
+            return true;
+        }
+        let names_model = value.get("model").and_then(Value::as_str).is_some();
+        let needed = reading.tool_call || (names_model && !self.model_named);
+        self.model_named |= needed && names_model;
+        needed
+    }
+
     /// Records findings; ends the stream when one blocks. True if it did.
     fn record(&mut self, engine: &Engine, fresh: Vec<Finding>, step: &mut StreamStep) -> bool {
         let enforce = enforcing(engine);
         let blocks = enforce && fresh.iter().any(|f| f.action == Action::Block || (f.action == Action::Redact && f.span.is_none()));
-        self.findings.extend(fresh.into_iter().map(|mut f| {
+        self.keep(fresh.into_iter().map(|mut f| {
             // A rewrite the stream cannot make (no span to mask) is a refusal.
             if f.action == Action::Redact && f.span.is_none() {
                 f.action = Action::Block;
@@ -397,7 +426,7 @@ impl StreamGuard {
         for f in found.iter_mut() {
             f.path = format!("#{n}{}", f.path);
         }
-        self.findings.extend(found);
+        self.keep(found);
         if blocked {
             return self.end_blocked(engine, value.get("id").cloned(), step);
         }
@@ -445,7 +474,17 @@ impl StreamGuard {
 
     fn decide(&mut self, engine: &Engine, jsonrpc_id: Option<&Value>) -> Decision {
         let rewritten = |_: &[Finding]| Some(Vec::new());
-        engine.decide(&self.env, self.api, std::mem::take(&mut self.findings), self.bytes, Some(&rewritten), jsonrpc_id)
+        engine.decide_audited(&self.env, self.api, std::mem::take(&mut self.findings), std::mem::take(&mut self.audited), self.bytes, Some(&rewritten), jsonrpc_id)
+    }
+
+    /// Keeps findings for the decision, each with its audit record made now
+    /// rather than all at the end. `Allow` decides nothing: dropped, as
+    /// `Engine::decide` drops it.
+    fn keep(&mut self, found: impl IntoIterator<Item = Finding>) {
+        for f in found.into_iter().filter(|f| f.action != Action::Allow) {
+            self.audited.push(AuditFinding::from(&f));
+            self.findings.push(f);
+        }
     }
 
     fn conclude(&mut self, decision: Decision, step: &mut StreamStep) {
@@ -475,7 +514,7 @@ impl StreamGuard {
 
     /// Past this the caller passes the rest of the stream on as it came.
     fn block_or_pass(&mut self, engine: &Engine, decision: Decision, step: &mut StreamStep) {
-        self.findings.extend(decision.findings.iter().cloned());
+        self.keep(decision.findings.iter().cloned());
         if matches!(decision.verdict, Verdict::Block { .. }) {
             return self.end_blocked(engine, None, step);
         }

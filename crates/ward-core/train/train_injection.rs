@@ -23,6 +23,12 @@
 //! origins `ward eval` uses) without writing a build; `--exclude a,b`
 //! leaves whole files out of training and scores every one of their rows,
 //! the cross-corpus check that the model is not memorising one source.
+//!
+//! Experiments kept for re-running (docs/detection.md, "Tried and
+//! rejected"): `WARD_TRAIN_STAGE2=1` fits a document-level second stage on
+//! out-of-fold window statistics and scores `--eval` with it;
+//! `WARD_TRAIN_DUMP=path` / `WARD_TRAIN_DUMP_OOF=path` write those
+//! statistics per row (evaluated rows / out-of-fold training rows) as TSV.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -54,6 +60,12 @@ struct Knobs {
     /// Groups weigh (mean size / size) to this power.
     balance: f32,
     seed: u64,
+    /// Probability of dropping each feature occurrence in a training step.
+    dropout: f32,
+    /// Quantisation scale: this per-mille quantile of weight magnitudes maps to 127.
+    quantile: usize,
+    /// Average the weights over this many final epochs (0: last iterate).
+    average: usize,
 }
 
 impl Knobs {
@@ -71,6 +83,9 @@ impl Knobs {
             synthetic: var("SYNTHETIC", 40),
             balance: var("BALANCE", 0.5),
             seed: var("SEED", 0x2545_F491_4F6C_DD1D),
+            dropout: var("DROPOUT", 0.0),
+            quantile: var("QUANTILE", 999),
+            average: var("AVERAGE", 0),
         }
     }
 }
@@ -108,14 +123,15 @@ fn main() {
     let out = positional.get(1).map(PathBuf::from);
     let knobs = Knobs::from_env();
     let rows = read_rows(&corpora.join("injection"));
-    let (examples, groups) = examples(&rows, &exclude, knobs.synthetic);
+    let (examples, groups) = examples(&rows, &exclude, knobs.synthetic, &|_| true);
     let bytes = train(&examples, &groups, &knobs);
+    let stage2 = (std::env::var("WARD_TRAIN_STAGE2").is_ok()).then(|| fit_stage2(&rows, &exclude, &knobs));
     if let Some(out) = &out {
         std::fs::File::create(out).and_then(|mut f| f.write_all(&bytes)).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
         eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
     }
     if eval {
-        evaluate(&rows, &exclude, bytes);
+        evaluate(&rows, &exclude, bytes, stage2);
     }
 }
 
@@ -138,6 +154,10 @@ fn train(examples: &[Example], groups: &[String], knobs: &Knobs) -> Vec<u8> {
     let mut rng = knobs.seed | 1;
     let mut order: Vec<usize> = (0..examples.len()).collect();
     let mut contrib = Vec::new();
+    let mut kept = Vec::new();
+    let mut drop_rng = (knobs.seed ^ 0x9E37_79B9_7F4A_7C15) | 1;
+    let mut avg = vec![0f32; if knobs.average > 0 { dim } else { 0 }];
+    let mut avg_bias = 0f32;
     for epoch in 0..knobs.epochs {
         shuffle(&mut order, &mut rng);
         let lr = knobs.learning_rate / (1.0 + epoch as f32 * 0.3);
@@ -151,9 +171,32 @@ fn train(examples: &[Example], groups: &[String], knobs: &Knobs) -> Vec<u8> {
             contrib.extend(ex.tokens.iter().map(|f| f.iter().flatten().map(|&x| w[x as usize]).sum::<f32>()));
             let end = if epoch < knobs.warmup { (next(&mut rng) as usize) % ex.tokens.len() } else { best_window_end(&contrib) };
             let start = (end + 1).saturating_sub(WINDOW);
+            let weight = group_weight[ex.group];
+            if knobs.dropout > 0.0 {
+                // Dropout: the step sees a random subset of the window's
+                // features (scaled up), so no single n-gram can carry a
+                // whole class and the weight spreads over its neighbours.
+                let keep = 1.0 - knobs.dropout;
+                kept.clear();
+                for f in &ex.tokens[start..=end] {
+                    for &x in f.iter().flatten() {
+                        if (next(&mut drop_rng) >> 40) as f32 / (1u64 << 24) as f32 >= knobs.dropout {
+                            kept.push(x as usize);
+                        }
+                    }
+                }
+                let z = bias + kept.iter().map(|&x| w[x]).sum::<f32>() / keep;
+                let p = 1.0 / (1.0 + (-z).exp());
+                loss -= f64::from(weight * if ex.label > 0.5 { p.max(1e-7).ln() } else { (1.0 - p).max(1e-7).ln() });
+                let g = (p - ex.label) * weight;
+                bias -= lr * g * 0.1;
+                for &x in &kept {
+                    w[x] -= lr * (g / keep + knobs.l2 * w[x]);
+                }
+                continue;
+            }
             let z = bias + contrib[start..=end].iter().sum::<f32>();
             let p = 1.0 / (1.0 + (-z).exp());
-            let weight = group_weight[ex.group];
             loss -= f64::from(weight * if ex.label > 0.5 { p.max(1e-7).ln() } else { (1.0 - p).max(1e-7).ln() });
             let g = (p - ex.label) * weight;
             bias -= lr * g * 0.1;
@@ -164,15 +207,25 @@ fn train(examples: &[Example], groups: &[String], knobs: &Knobs) -> Vec<u8> {
                 }
             }
         }
+        if knobs.average > 0 && epoch + knobs.average >= knobs.epochs {
+            for (a, x) in avg.iter_mut().zip(&w) {
+                *a += x / knobs.average as f32;
+            }
+            avg_bias += bias / knobs.average as f32;
+        }
         eprintln!("epoch {epoch}: loss {:.4}", loss / examples.len() as f64);
     }
 
+    if knobs.average > 0 {
+        w = avg;
+        bias = avg_bias;
+    }
     // Quantise to signed bytes; the scale maps an integer window sum back.
     // The scale is set by a high percentile, not the maximum: a handful of
     // extreme weights would otherwise round every ordinary one to zero.
     let mut mags: Vec<f32> = w.iter().map(|x| x.abs()).filter(|&x| x > 0.0).collect();
     mags.sort_unstable_by(f32::total_cmp);
-    let p999 = mags.get(mags.len().saturating_sub(1).min(mags.len() * 999 / 1000)).copied().unwrap_or(1e-6).max(1e-6);
+    let p999 = mags.get(mags.len().saturating_sub(1).min(mags.len() * knobs.quantile / 1000)).copied().unwrap_or(1e-6).max(1e-6);
     let scale = p999 / 127.0;
     let mut bytes = Vec::with_capacity(HEADER_LEN + dim);
     bytes.extend_from_slice(MAGIC);
@@ -190,8 +243,10 @@ fn train(examples: &[Example], groups: &[String], knobs: &Knobs) -> Vec<u8> {
 /// fifth of every file, and every row of the files left out of training.
 /// Prints the rates at the default thresholds, then at a sweep of
 /// thresholds (user-side origins and data origins moved separately).
-fn evaluate(rows: &[(Row, serde_json::Value)], exclude: &[String], weights: Vec<u8>) {
+fn evaluate(rows: &[(Row, serde_json::Value)], exclude: &[String], weights: Vec<u8>, stage2: Option<[f32; DOC_FEATURES + 1]>) {
     let weights: &'static [u8] = Box::leak(weights.into_boxed_slice());
+    let dump = std::env::var("WARD_TRAIN_DUMP").ok().map(|p| std::fs::File::create(p).expect("dump file"));
+    let mut dump = dump.map(std::io::BufWriter::new);
     let model = Model::parse(weights).expect("freshly trained weights parse");
     let config = Config::default();
     let detector = Detector::with_model(&config, Some(model));
@@ -200,8 +255,20 @@ fn evaluate(rows: &[(Row, serde_json::Value)], exclude: &[String], weights: Vec<
     let mut scored: BTreeMap<(String, &str), Vec<(bool, bool, f32, bool)>> = BTreeMap::new();
     for (r, _) in rows {
         let excluded = exclude.contains(&r.stem);
-        let slice = if excluded { "cross (all rows)" } else if r.held_out { "held-out" } else { continue };
-        let a = detector.assess(&r.text, r.origin);
+        // Rows never trained on for their licence (Alpaca prompts, Tensor
+        // Trust, OWASP) are unseen outside the held-out fifth too.
+        let slice = if excluded { "cross (all rows)" } else if r.held_out { "held-out" } else if !r.trainable { "untrained" } else { continue };
+        let mut a = detector.assess(&r.text, r.origin);
+        if stage2.is_some() || dump.is_some() {
+            let f = doc_features(&window_logits(weights, &r.text));
+            if let Some(d) = dump.as_mut() {
+                let _ = writeln!(d, "{}\t{}\t{}\t{}\t{}\t{}", r.stem, u8::from(r.label), u8::from(r.origin.is_untrusted()), a.lexicon, a.model, f.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("\t"));
+            }
+            if let Some(p) = &stage2 {
+                a.model = stage2_logit(p, &f).max(-1.5);
+                a.score = a.lexicon + a.model;
+            }
+        }
         let threshold = config.thresholds.get(r.origin);
         if show_errors && r.label != (a.hidden || a.score >= threshold) {
             let head: String = r.text.chars().take(160).collect::<String>().replace('\n', " / ");
@@ -292,7 +359,7 @@ fn featurise(text: &str) -> Vec<[Option<u32>; FEATURES]> {
     tokens
 }
 
-fn examples(rows: &[(Row, serde_json::Value)], exclude: &[String], synthetic_per_template: usize) -> (Vec<Example>, Vec<String>) {
+fn examples(rows: &[(Row, serde_json::Value)], exclude: &[String], synthetic_per_template: usize, keep: &dyn Fn(usize) -> bool) -> (Vec<Example>, Vec<String>) {
     let mut groups: BTreeMap<String, usize> = BTreeMap::new();
     let mut examples = Vec::new();
     let mut group_of = |key: String| {
@@ -300,8 +367,8 @@ fn examples(rows: &[(Row, serde_json::Value)], exclude: &[String], synthetic_per
         *groups.entry(key).or_insert(next_id)
     };
     let mut held_out = 0usize;
-    for (r, row) in rows {
-        if !r.trainable || exclude.contains(&r.stem) {
+    for (i, (r, row)) in rows.iter().enumerate() {
+        if !r.trainable || exclude.contains(&r.stem) || !keep(i) {
             continue;
         }
         if r.held_out {
@@ -367,4 +434,154 @@ fn shuffle(v: &mut [usize], rng: &mut u64) {
         let j = (next(rng) % (i as u64 + 1)) as usize;
         v.swap(i, j);
     }
+}
+
+/// Document features for the second stage, from the per-position window
+/// logits: the best window, how many windows lean positive, length.
+const DOC_FEATURES: usize = 6;
+
+fn window_logits(weights: &[u8], text: &str) -> Vec<f32> {
+    let word = |i: usize| -> [u8; 4] { weights[i..i + 4].try_into().expect("header") };
+    let scale = f32::from_le_bytes(word(16));
+    let bias = f32::from_le_bytes(word(20));
+    let body = &weights[HEADER_LEN..];
+    let mut ring = [0i32; WINDOW];
+    let mut slot = 0;
+    let mut sum = 0i32;
+    let mut out = Vec::new();
+    for_each_counted_token(&normalise(text).text, 32 - DIM_BITS, |f| {
+        let c: i32 = f.iter().flatten().map(|&i| i32::from(body[i as usize] as i8)).sum();
+        sum += c - ring[slot];
+        ring[slot] = c;
+        slot = (slot + 1) % WINDOW;
+        out.push(bias + scale * sum as f32);
+    });
+    out
+}
+
+fn doc_features(logits: &[f32]) -> [f32; DOC_FEATURES] {
+    let max = logits.iter().copied().fold(f32::MIN, f32::max);
+    let max = if logits.is_empty() { 0.0 } else { max };
+    let above = |l: f32| logits.iter().filter(|&&x| x >= l).count() as f32;
+    let n = logits.len() as f32;
+    let mean = if logits.is_empty() { 0.0 } else { logits.iter().map(|x| x.max(-12.0)).sum::<f32>() / n };
+    // The best window that does not overlap the best one's partner: the
+    // best pair of disjoint windows, less the best single window.
+    let mut prefix = f32::MIN;
+    let mut pair = f32::MIN;
+    for i in WINDOW..logits.len() {
+        prefix = prefix.max(logits[i - WINDOW]);
+        pair = pair.max(prefix + logits[i]);
+    }
+    let second = if pair == f32::MIN { -8.0 } else { (pair - max).max(-8.0) };
+    [max, (1.0 + above(0.0)).ln(), (1.0 + above(-3.0)).ln(), (1.0 + n).ln(), mean, second]
+}
+
+fn stage2_logit(p: &[f32; DOC_FEATURES + 1], f: &[f32; DOC_FEATURES]) -> f32 {
+    p[0] + f.iter().zip(&p[1..]).map(|(a, b)| a * b).sum::<f32>()
+}
+
+/// Fold of a training row for cross-fitting: the held-out hash's grouping
+/// with another salt, so one attack's rows share a fold.
+fn fold_of(stem: &str, group: &str, folds: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ 0x5bd1_e995;
+    for b in stem.bytes().chain([1u8]).chain(group.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    (h >> 17) % folds
+}
+
+/// Fits the second stage on out-of-fold first-stage scores: each training
+/// row's document features come from a first stage trained without its
+/// fold, so the second stage learns how held-out scores behave.
+fn fit_stage2(rows: &[(Row, serde_json::Value)], exclude: &[String], knobs: &Knobs) -> [f32; DOC_FEATURES + 1] {
+    const FOLDS: u64 = 5;
+    let fold: Vec<u64> = rows.iter().map(|(r, row)| fold_of(&r.stem, &model::holdout_group(row), FOLDS)).collect();
+    let usable = |i: usize| {
+        let r = &rows[i].0;
+        r.trainable && !r.held_out && !exclude.contains(&r.stem)
+    };
+    let mut data: Vec<(usize, [f32; DOC_FEATURES], f32, String)> = Vec::new();
+    for k in 0..FOLDS {
+        let (examples, groups) = examples(rows, exclude, knobs.synthetic, &|i| fold[i] != k);
+        let bytes = train(&examples, &groups, knobs);
+        for i in (0..rows.len()).filter(|&i| usable(i) && fold[i] == k) {
+            let r = &rows[i].0;
+            data.push((i, doc_features(&window_logits(&bytes, &r.text)), if r.label { 1.0 } else { 0.0 }, format!("{}:{}", r.stem, u8::from(r.label))));
+        }
+    }
+    data.sort_by_key(|d| d.0);
+    if let Ok(path) = std::env::var("WARD_TRAIN_DUMP_OOF") {
+        let config = Config::default();
+        let lex = Detector::with_model(&Config { model: false, ..config }, None);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("dump file"));
+        for (i, f, _, _) in &data {
+            let r = &rows[*i].0;
+            let a = lex.assess(&r.text, r.origin);
+            let _ = writeln!(out, "{}\t{}\t{}\t{}\t0\t{}", r.stem, u8::from(r.label), u8::from(r.origin.is_untrusted()), a.lexicon, f.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("\t"));
+        }
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in &data {
+        *counts.entry(d.3.as_str()).or_default() += 1;
+    }
+    let groups = counts.len() as f32;
+    let total = data.len() as f32;
+    let weight = |g: &str| (total / (groups * counts[g] as f32)).powf(knobs.balance);
+    // Newton's method on the weighted logistic loss with a small ridge.
+    const D: usize = DOC_FEATURES + 1;
+    let ridge: f32 = std::env::var("WARD_TRAIN_STAGE2_RIDGE").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
+    let mut p = [0f32; D];
+    for _ in 0..30 {
+        let mut g = [0f64; D];
+        let mut h = [[0f64; D]; D];
+        for (_, f, y, grp) in &data {
+            let x: [f32; D] = std::array::from_fn(|j| if j == 0 { 1.0 } else { f[j - 1] });
+            let z = stage2_logit(&p, f);
+            let q = 1.0 / (1.0 + (-z).exp());
+            let w = f64::from(weight(grp));
+            for a in 0..D {
+                g[a] += w * f64::from((q - y) * x[a]);
+                for b in 0..D {
+                    h[a][b] += w * f64::from(q * (1.0 - q) * x[a] * x[b]);
+                }
+            }
+        }
+        for a in 1..D {
+            g[a] += f64::from(ridge * p[a]);
+            h[a][a] += f64::from(ridge);
+        }
+        let step = solve(h, g);
+        for a in 0..D {
+            p[a] -= step[a] as f32;
+        }
+    }
+    eprintln!("stage 2 on {} out-of-fold rows: {p:?}", data.len());
+    p
+}
+
+/// Solves `h x = g` by Gaussian elimination with partial pivoting.
+fn solve<const D: usize>(mut h: [[f64; D]; D], mut g: [f64; D]) -> [f64; D] {
+    for c in 0..D {
+        let piv = (c..D).max_by(|&a, &b| h[a][c].abs().total_cmp(&h[b][c].abs())).unwrap_or(c);
+        h.swap(c, piv);
+        g.swap(c, piv);
+        if h[c][c].abs() < 1e-12 {
+            continue;
+        }
+        for r in c + 1..D {
+            let m = h[r][c] / h[c][c];
+            for k in c..D {
+                h[r][k] -= m * h[c][k];
+            }
+            g[r] -= m * g[c];
+        }
+    }
+    let mut x = [0f64; D];
+    for c in (0..D).rev() {
+        let s: f64 = (c + 1..D).map(|k| h[c][k] * x[k]).sum();
+        x[c] = if h[c][c].abs() < 1e-12 { 0.0 } else { (g[c] - s) / h[c][c] };
+    }
+    x
 }

@@ -48,21 +48,22 @@ impl Shared {
     /// Seals an event and queues it for the collector (the root context
     /// sends it on a tick), and/or writes it to the proxy's log.
     fn emit(&self, event: AuditEvent) {
-        let sealed = match &self.outbox {
+        let line = match &self.outbox {
             Some(outbox) => {
                 let now = now_ms(hostcalls::get_current_time().unwrap_or(UNIX_EPOCH));
                 match outbox.borrow_mut().admit(&mut self.chain.borrow_mut(), event, now) {
-                    Admission::Queued(sealed) => *sealed,
+                    Admission::Queued(sealed) if self.engine.policy().audit.log => sealed.to_json_line(),
+                    Admission::Queued(_) => return,
                     Admission::Dropped => {
                         self.count("ward.audit.dropped");
                         return;
                     }
                 }
             }
-            None => self.chain.borrow_mut().seal(event),
+            None => self.chain.borrow_mut().seal_line(event).1,
         };
         if self.engine.policy().audit.log {
-            proxy_wasm::hostcalls::log(LogLevel::Info, &format!("ward-audit {}", sealed.to_json_line())).ok();
+            proxy_wasm::hostcalls::log(LogLevel::Info, &format!("ward-audit {line}")).ok();
         }
     }
 
@@ -362,7 +363,12 @@ impl HttpContext for WardHttp {
         if let Some(mut guard) = self.stream.take() {
             let chunk = self.get_http_response_body(0, body_size).unwrap_or_default();
             let step = guard.push(&self.shared.engine, &chunk, end_of_stream);
-            self.set_http_response_body(0, body_size, &step.emit);
+            // Most chunks pass as they came: replacing them would copy each
+            // into Envoy's buffer again for nothing. Only when the read got
+            // the whole chunk (a failed read must not let it through).
+            if chunk.len() != body_size || step.emit != chunk {
+                self.set_http_response_body(0, body_size, &step.emit);
+            }
             if let Some(decision) = step.decision {
                 self.shared.record(&decision);
                 let base = self.session.take();

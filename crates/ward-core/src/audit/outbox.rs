@@ -240,8 +240,7 @@ impl Outbox {
         }
         event.dropped = event.dropped.saturating_add(self.unreported_drops);
         self.unreported_drops = 0;
-        let sealed = chain.seal(event);
-        let line = sealed.to_json_line();
+        let (sealed, line) = chain.seal_line(event);
         self.queue_bytes += line.len() + 1;
         self.queue.push_back(Queued { line, at_ms: now_ms });
         self.totals.queued += 1;

@@ -9,18 +9,21 @@
 //! bare 9-digit SSN, a Dutch BSN, a bare 10-digit NHS number) also need a
 //! context word in front of them.
 
+mod compact;
+mod email;
+mod marks;
 pub mod validate;
 
 use std::collections::BTreeMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind};
-use regex_lite::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::detect::{self, Actions, Channel, MaskStyle, Severity};
 use crate::finding::{Action, DetectorKind, Finding};
 use crate::segment::Segment;
 use crate::wire::Direction;
+use compact::{group_size, Compact};
+use marks::{Mark, Marks, NextMark};
 
 pub use validate::luhn;
 
@@ -100,8 +103,6 @@ pub fn rules() -> Vec<(&'static str, Severity)> {
 
 pub struct Detector {
     config: Config,
-    at: AhoCorasick,
-    email: Regex,
     enabled: Vec<bool>,
 }
 
@@ -114,8 +115,6 @@ impl Detector {
     pub fn new(config: &Config) -> Detector {
         Detector {
             config: config.clone(),
-            at: AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).build(["@"]).expect("compiles"),
-            email: Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.(?:[A-Za-z]{2,}|xn--[A-Za-z0-9\-]+)").expect("compiles"),
             enabled: RULES.iter().map(|r| !config.disable.iter().any(|d| d == r.0)).collect(),
         }
     }
@@ -132,8 +131,8 @@ impl Detector {
         }
         let text = segment.text.as_str();
         let mut hits = Vec::new();
-        self.emails(text, &mut hits);
         let marks = Marks::of(text.as_bytes());
+        email::find_all(text, &marks, &mut hits);
         letter_ids(text, &marks, &mut hits);
         digit_ids(text, &marks, &mut hits);
         phones(text, &marks, &mut hits);
@@ -157,22 +156,6 @@ impl Detector {
             let matched = text.get(h.span.0..h.span.1).unwrap_or("");
             let message = format!("{label} ({}) in {}", severity.as_str(), segment.origin.as_str());
             out.push(Finding::new(DetectorKind::Pii, id, segment, Some(h.span), 1.0, action, message).with_mask(detect::mask(style, label, matched)));
-        }
-    }
-
-    fn emails(&self, text: &str, hits: &mut Vec<Hit>) {
-        let mut last_end = 0;
-        for at in self.at.find_iter(text) {
-            if at.start() < last_end {
-                continue;
-            }
-            let (lo, hi) = detect::window(text, at.start(), at.end(), 64, 255);
-            let found = self.email.find_iter(&text[lo..hi]).find(|m| lo + m.start() <= at.start() && lo + m.end() > at.start());
-            if let Some(m) = found {
-                let span = (lo + m.start(), lo + m.end());
-                last_end = span.1;
-                hits.push(Hit { span, rule: rule("pii.email") });
-            }
         }
     }
 }
@@ -212,78 +195,6 @@ impl Detector {
     }
 }
 
-/// Where the bytes sit that every identifier but an e-mail address needs
-/// near its start: digits, upper-case letters (IBAN and VAT country codes,
-/// the codice fiscale) and colons (IPv6). One pass over the text collects
-/// them; the recognizers then jump from mark to mark instead of each
-/// walking every byte, so ordinary prose costs one cheap pass in all.
-struct Marks {
-    digits: Vec<usize>,
-    upper: Vec<usize>,
-    colons: Vec<usize>,
-    len: usize,
-}
-
-/// Which marks a recognizer jumps between.
-#[derive(Clone, Copy)]
-enum Mark {
-    Digit,
-    DigitOrUpper,
-    DigitOrColon,
-}
-
-impl Marks {
-    fn of(b: &[u8]) -> Marks {
-        let mut marks = Marks { digits: Vec::new(), upper: Vec::new(), colons: Vec::new(), len: b.len() };
-        for (i, &c) in b.iter().enumerate() {
-            if c.is_ascii_digit() {
-                marks.digits.push(i);
-            } else if c.is_ascii_uppercase() {
-                marks.upper.push(i);
-            } else if c == b':' {
-                marks.colons.push(i);
-            }
-        }
-        marks
-    }
-
-    /// The first position at or after `from` holding a mark of `kind`, or
-    /// the text's length.
-    fn next(&self, from: usize, kind: Mark) -> usize {
-        let first = |at: &[usize]| at.get(at.partition_point(|&p| p < from)).copied().unwrap_or(self.len);
-        match kind {
-            Mark::Digit => first(&self.digits),
-            Mark::DigitOrUpper => first(&self.digits).min(first(&self.upper)),
-            Mark::DigitOrColon => first(&self.digits).min(first(&self.colons)),
-        }
-    }
-}
-
-/// `Marks::next` for a scan that moves forward: asks again only once the
-/// scan has passed the mark it knows.
-struct NextMark<'a> {
-    marks: &'a Marks,
-    kind: Mark,
-    at: Option<usize>,
-}
-
-impl NextMark<'_> {
-    fn new(marks: &Marks, kind: Mark) -> NextMark<'_> {
-        NextMark { marks, kind, at: None }
-    }
-
-    fn from(&mut self, i: usize) -> usize {
-        match self.at {
-            Some(at) if at >= i => at,
-            _ => {
-                let at = self.marks.next(i, self.kind);
-                self.at = Some(at);
-                at
-            }
-        }
-    }
-}
-
 fn rule(id: &str) -> usize {
     RULES.iter().position(|r| r.0 == id).unwrap_or(0)
 }
@@ -299,16 +210,20 @@ fn context(text: &str, start: usize, words: &[&str]) -> bool {
     words.iter().any(|w| before.contains(w))
 }
 
+/// The longest identifier `collect` is asked for: an IBAN (33 for RU).
+const COLLECT_MAX: usize = 34;
+
 /// Collects up to `want` letters/digits from `start`, allowing single
 /// separators from `seps` between them. Returns the compact string (case
 /// kept) and the end of the last character taken.
-fn collect(b: &[u8], start: usize, want: usize, seps: &[u8]) -> (String, usize) {
-    let mut s = String::new();
+fn collect(b: &[u8], start: usize, want: usize, seps: &[u8]) -> (Compact<COLLECT_MAX>, usize) {
+    let mut s = Compact::new();
+    let want = want.min(COLLECT_MAX);
     let mut i = start;
     let mut end = start;
     while i < b.len() && s.len() < want {
         if b[i].is_ascii_alphanumeric() {
-            s.push(b[i] as char);
+            s.push(b[i]);
             i += 1;
             end = i;
         } else if seps.contains(&b[i]) && i > start && b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric) && b[i - 1].is_ascii_alphanumeric() {
@@ -325,7 +240,7 @@ fn collect(b: &[u8], start: usize, want: usize, seps: &[u8]) -> (String, usize) 
 /// letter).
 fn letter_ids(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
-    let mut next = NextMark::new(marks, Mark::DigitOrUpper);
+    let mut next = NextMark::new(marks, b, Mark::DigitOrUpper);
     let mut i = 0;
     while i + 1 < b.len() {
         // A start needs an upper-case letter on it or a digit within its
@@ -372,43 +287,43 @@ fn letter_id_at(text: &str, b: &[u8], s: usize) -> Option<Hit> {
     if upper2 && b.get(s + 2).is_some_and(u8::is_ascii_digit) && b.get(s + 3).is_some_and(u8::is_ascii_digit) {
         if let Some(len) = validate::iban_length(&text[s..s + 2]) {
             let (iban, end) = collect(b, s, len, b" -");
-            if !alnum_at(b, end) && validate::iban(&iban) {
+            if !alnum_at(b, end) && validate::iban(iban.as_str()) {
                 return Some(Hit { span: (s, end), rule: rule("pii.iban") });
             }
         }
     }
     let letters2 = b[s].is_ascii_alphabetic() && b.get(s + 1).is_some_and(u8::is_ascii_alphabetic);
     if letters2 {
-        let cc = text[s..s + 2].to_ascii_uppercase();
+        let cc = [b[s].to_ascii_uppercase(), b[s + 1].to_ascii_uppercase()];
         // EU VAT numbers that carry a check digit: DE, IT, FR.
         let mut j = s + 2;
         while j < b.len() && j < s + 4 && matches!(b[j], b' ' | b'-' | b'.') {
             j += 1;
         }
-        let vat = match cc.as_str() {
-            "DE" => Some((9, validate::de_vat as fn(&str) -> bool)),
-            "IT" => Some((11, validate::it_vat as fn(&str) -> bool)),
-            "FR" => Some((11, validate::fr_vat as fn(&str) -> bool)),
+        let vat = match &cc {
+            b"DE" => Some((9, validate::de_vat as fn(&str) -> bool)),
+            b"IT" => Some((11, validate::it_vat as fn(&str) -> bool)),
+            b"FR" => Some((11, validate::fr_vat as fn(&str) -> bool)),
             _ => None,
         };
         if let Some((n, check)) = vat {
             if b.get(j).is_some_and(u8::is_ascii_digit) {
                 let (digits, end) = collect(b, j, n, b" -.");
-                if digits.len() == n && !alnum_at(b, end) && check(&digits) {
+                if digits.len() == n && !alnum_at(b, end) && check(digits.as_str()) {
                     return Some(Hit { span: (s, end), rule: rule("pii.eu_vat") });
                 }
             }
         }
         // UK NINO: `AB123456C` or `AB 12 34 56 C`.
         let (nino, end) = collect(b, s, 9, b" ");
-        if nino.len() == 9 && !alnum_at(b, end) && validate::uk_nino(&nino.to_ascii_uppercase()) {
+        if nino.len() == 9 && !alnum_at(b, end) && validate::uk_nino(nino.to_ascii_uppercase().as_str()) {
             return Some(Hit { span: (s, end), rule: rule("pii.uk_nino") });
         }
     }
     // Spanish NIE: X/Y/Z, 7 digits, optional dash, letter.
     if matches!(b[s].to_ascii_uppercase(), b'X' | b'Y' | b'Z') {
         let (nie, end) = collect(b, s, 9, b"-");
-        if nie.len() == 9 && !alnum_at(b, end) && validate::es_nie(&nie.to_ascii_uppercase()) {
+        if nie.len() == 9 && !alnum_at(b, end) && validate::es_nie(nie.to_ascii_uppercase().as_str()) {
             return Some(Hit { span: (s, end), rule: rule("pii.es_nie") });
         }
     }
@@ -416,24 +331,30 @@ fn letter_id_at(text: &str, b: &[u8], s: usize) -> Option<Hit> {
     if b[s].is_ascii_digit() {
         for n in [9, 8] {
             let (dni, end) = collect(b, s, n, b"-");
-            if dni.len() == n && !alnum_at(b, end) && dni.as_bytes()[n - 1].is_ascii_alphabetic() && validate::es_dni(&dni.to_ascii_uppercase()) {
+            if dni.len() == n && !alnum_at(b, end) && dni.as_bytes()[n - 1].is_ascii_alphabetic() && validate::es_dni(dni.to_ascii_uppercase().as_str()) {
                 return Some(Hit { span: (s, end), rule: rule("pii.es_dni") });
             }
         }
     }
     // Italian codice fiscale: one 16-character token.
     let (cf, end) = collect(b, s, 16, b"");
-    if cf.len() == 16 && !alnum_at(b, end) && text[s..end].bytes().all(|c| !c.is_ascii_lowercase()) && validate::it_fiscal_code(&cf) {
+    if cf.len() == 16 && !alnum_at(b, end) && text[s..end].bytes().all(|c| !c.is_ascii_lowercase()) && validate::it_fiscal_code(cf.as_str()) {
         return Some(Hit { span: (s, end), rule: rule("pii.it_fiscal_code") });
     }
     None
 }
 
+/// The most digit groups one run is read as.
+const MAX_GROUPS: usize = 12;
+
+/// The longest identifier made of digit groups: a 19-digit card.
+const MAX_DIGITS: usize = 19;
+
 /// Runs of digit groups joined by single separators: cards, SSNs, NHS
 /// numbers, German tax ids, PESEL, Italian VAT numbers, BSN, NIR.
 fn digit_ids(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
-    let mut next = NextMark::new(marks, Mark::Digit);
+    let mut next = NextMark::new(marks, b, Mark::Digit);
     let mut i = 0;
     while i < b.len() {
         i = next.from(i);
@@ -446,7 +367,8 @@ fn digit_ids(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
         }
         // Groups: (start, end) of each digit group, with the separator
         // that preceded it.
-        let mut groups: Vec<(usize, usize, u8)> = Vec::new();
+        let mut groups = [(0usize, 0usize, 0u8); MAX_GROUPS];
+        let mut n_groups = 0;
         let mut j = i;
         let mut sep = 0u8;
         loop {
@@ -454,8 +376,9 @@ fn digit_ids(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
             while j < b.len() && b[j].is_ascii_digit() {
                 j += 1;
             }
-            groups.push((gs, j, sep));
-            if j + 1 < b.len() && matches!(b[j], b' ' | b'-' | b'.') && b[j + 1].is_ascii_digit() && groups.len() < 12 {
+            groups[n_groups] = (gs, j, sep);
+            n_groups += 1;
+            if j + 1 < b.len() && matches!(b[j], b' ' | b'-' | b'.') && b[j + 1].is_ascii_digit() && n_groups < MAX_GROUPS {
                 sep = b[j];
                 j += 1;
             } else {
@@ -463,6 +386,7 @@ fn digit_ids(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
             }
         }
         let run_end = j;
+        let groups = &groups[..n_groups];
         let mut g = 0;
         while g < groups.len() {
             match digit_window(text, &groups[g..]) {
@@ -496,24 +420,27 @@ fn digit_window(text: &str, groups: &[(usize, usize, u8)]) -> Option<(usize, Hit
     let b = text.as_bytes();
     let start = groups[0].0;
     let mut best: Option<(usize, Hit)> = None;
-    let mut digits = String::new();
+    let mut digits = Compact::<MAX_DIGITS>::new();
+    let mut sizes = Compact::<MAX_GROUPS>::new();
     for (k, &(gs, ge, sep)) in groups.iter().enumerate() {
         // All separators inside one identifier are the same character.
         if k > 1 && sep != groups[1].2 {
             break;
         }
-        digits.push_str(&text[gs..ge]);
-        if digits.len() > 19 {
+        if digits.len() + (ge - gs) > MAX_DIGITS {
             break;
         }
+        for &d in &b[gs..ge] {
+            digits.push(d);
+        }
+        sizes.push(group_size(ge - gs));
         let end = ge;
         // The digits right after must not continue a word (`123abc`).
         if alnum_at(b, end) && !b[end].is_ascii_digit() {
             continue;
         }
         let n = k + 1;
-        let sizes: Vec<usize> = groups[..n].iter().map(|g| g.1 - g.0).collect();
-        let found = classify(text, start, &digits, &sizes, sep_of(groups, n));
+        let found = classify(text, start, digits.as_str(), sizes.as_bytes(), sep_of(groups, n));
         if let Some(id) = found {
             best = Some((n, Hit { span: (start, end), rule: rule(id) }));
         }
@@ -529,7 +456,7 @@ fn sep_of(groups: &[(usize, usize, u8)], n: usize) -> u8 {
     }
 }
 
-fn classify(text: &str, start: usize, d: &str, sizes: &[usize], sep: u8) -> Option<&'static str> {
+fn classify(text: &str, start: usize, d: &str, sizes: &[u8], sep: u8) -> Option<&'static str> {
     let bare = sizes.len() == 1;
     match d.len() {
         13..=19 if sep != b'.' && validate::card(d) => Some("pii.credit_card"),
@@ -546,7 +473,7 @@ fn classify(text: &str, start: usize, d: &str, sizes: &[usize], sep: u8) -> Opti
 
 /// `123-45-6789` and its space/dot forms (and Presidio's partial forms
 /// `123-456789`, `12345-6789`); a bare nine-digit run needs a context word.
-fn ssn_shape(sizes: &[usize], text: &str, start: usize) -> bool {
+fn ssn_shape(sizes: &[u8], text: &str, start: usize) -> bool {
     matches!(sizes, [3, 2, 4] | [3, 6] | [5, 4]) || sizes == [9] && context(text, start, &["ssn", "social security", "social sec"])
 }
 
@@ -555,7 +482,7 @@ fn ssn_shape(sizes: &[usize], text: &str, start: usize) -> bool {
 /// a trunk `0` and separators.
 fn phones(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
-    let mut next = NextMark::new(marks, Mark::Digit);
+    let mut next = NextMark::new(marks, b, Mark::Digit);
     let mut i = 0;
     while i < b.len() {
         // Every start is a digit or the `+` or `(` right before one.
@@ -573,21 +500,24 @@ fn phones(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
             continue;
         }
         let mut j = i + usize::from(c == b'+');
-        let mut digits = String::new();
+        // The first digits (a longer run is never a phone number) and
+        // how many there are.
+        let mut digits = Compact::<16>::new();
+        let mut n_digits = 0usize;
         let mut seps = 0;
         let mut paren = false;
         let mut last_digit_end = j;
         // Sizes of the digit groups, to tell `415-555-0132` from `078-05-1123`.
-        let mut sizes: Vec<usize> = Vec::new();
+        // At most 16: a group starts only after the count was checked.
+        let mut sizes = Compact::<16>::new();
         let mut in_group = false;
         while j < b.len() {
             match b[j] {
                 d if d.is_ascii_digit() => {
-                    digits.push(d as char);
+                    digits.push(d);
+                    n_digits += 1;
                     if in_group {
-                        if let Some(last) = sizes.last_mut() {
-                            *last += 1;
-                        }
+                        sizes.bump_last();
                     } else {
                         sizes.push(1);
                         in_group = true;
@@ -608,29 +538,32 @@ fn phones(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
                 _ => break,
             }
             in_group = false;
-            if digits.len() > 15 {
+            if n_digits > 15 {
                 break;
             }
         }
         let end = last_digit_end;
         let ok = !alnum_at(b, end) && (b.get(end) != Some(&b'.') || !b.get(end + 1).is_some_and(u8::is_ascii_digit)) && {
-            let n = digits.len();
-            let nanp = |d: &str| d.len() == 10 && (b'2'..=b'9').contains(&d.as_bytes()[0]) && (b'2'..=b'9').contains(&d.as_bytes()[3]);
+            let n = n_digits;
+            // All the digits whenever `n` is small enough to matter.
+            let d = digits.as_bytes();
+            let sizes = sizes.as_bytes();
+            let nanp = |d: &[u8]| d.len() == 10 && (b'2'..=b'9').contains(&d[0]) && (b'2'..=b'9').contains(&d[3]);
             let tail = |k: usize| sizes.len() >= k && sizes[sizes.len() - k..].ends_with(&[3, 4]);
             if c == b'+' {
-                (8..=15).contains(&n) && digits.as_bytes()[0] != b'0'
-            } else if digits.starts_with('0') {
+                (8..=15).contains(&n) && d.first() != Some(&b'0')
+            } else if d.starts_with(b"0") {
                 // National numbers with a trunk 0; `046 454 286` (3-3-3) is
                 // the shape of other identifiers.
-                (9..=11).contains(&n) && seps >= 1 && !digits.starts_with("00") && !sizes.iter().all(|&s| s == 3) && sizes != [3, 2, 4]
+                (9..=11).contains(&n) && seps >= 1 && !d.starts_with(b"00") && !sizes.iter().all(|&s| s == 3) && sizes != [3, 2, 4]
             } else {
                 let nanp_shape = sizes == [3, 3, 4] || paren && sizes.len() >= 2 && tail(2);
-                (nanp(&digits) && nanp_shape)
-                    || (n == 11 && digits.starts_with('1') && sizes == [1, 3, 3, 4] && nanp(&digits[1..]))
-                    || (n == 12 && sizes.len() == 4 && tail(3) && sizes[1] == 3 && nanp(&digits[2..]))
+                (n == 10 && nanp(d) && nanp_shape)
+                    || (n == 11 && d.starts_with(b"1") && sizes == [1, 3, 3, 4] && nanp(&d[1..]))
+                    || (n == 12 && sizes.len() == 4 && tail(3) && sizes[1] == 3 && nanp(&d[2..]))
             }
         };
-        if ok && digits.len() >= 8 {
+        if ok && n_digits >= 8 {
             hits.push(Hit { span: (i, end), rule: rule("pii.phone") });
             i = end;
         } else {
@@ -644,7 +577,7 @@ fn phones(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
 fn ip_addresses(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     let b = text.as_bytes();
     let hexish = |c: u8| c.is_ascii_hexdigit() || c == b':' || c == b'.';
-    let mut next = NextMark::new(marks, Mark::DigitOrColon);
+    let mut next = NextMark::new(marks, b, Mark::DigitOrColon);
     let mut i = 0;
     while i < b.len() {
         // An address has a digit or a colon: start from the beginning of
@@ -659,7 +592,8 @@ fn ip_addresses(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
         }
         i = run_start;
         if !hexish(b[i]) || (i > 0 && (hexish(b[i - 1]) || b[i - 1].is_ascii_alphanumeric())) {
-            i += 1;
+            // Every later start up to the mark follows a hex-ish byte.
+            i = mark + 1;
             continue;
         }
         let mut j = i;
@@ -707,7 +641,7 @@ fn ip_addresses(text: &str, marks: &Marks, hits: &mut Vec<Hit>) {
     }
     // IPv4 addresses glued to other text by a colon (`::ffff:192.0.2.1`
     // after a word): the dotted part on its own.
-    let mut next = NextMark::new(marks, Mark::Digit);
+    let mut next = NextMark::new(marks, b, Mark::Digit);
     let mut i = 0;
     while i < b.len() {
         i = next.from(i);

@@ -131,8 +131,20 @@ const NOT_SECRET_WORDS: &[&str] = &[
     "placeholder",
 ];
 
+/// How much a key-name finding has going for it besides the name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tier {
+    /// The value itself looks like a key (random) or a chosen password.
+    Strong,
+    /// Only the name says it is a credential: a literal value that is not
+    /// random (`open sesame`, `abcd1234`, a sample key). Real scanners
+    /// report these too; they are the long tail of weak and test
+    /// credentials, and the value is a literal, not a template.
+    Named,
+}
+
 /// The secret a keyword hit at `kw_start..kw_end` points at, as a byte span.
-pub(crate) fn keyword_value(text: &str, kw_start: usize, kw_end: usize, kind: Kind) -> Option<(usize, usize)> {
+pub(crate) fn keyword_value(text: &str, kw_start: usize, kw_end: usize, kind: Kind) -> Option<(Tier, (usize, usize))> {
     let b = text.as_bytes();
     if !word_edges_ok(b, kw_start, kw_end) {
         return None;
@@ -151,20 +163,34 @@ pub(crate) fn keyword_value(text: &str, kw_start: usize, kw_end: usize, kind: Ki
     let limit = (kw_end + 160).min(b.len());
     let mut i = kw_end;
     let mut assigned = false;
+    // The weaker tier looks at one value only: the first token after the
+    // name that is not itself part of the name.
+    let mut named_open = true;
     for step in 0..4 {
         let gap_start = i;
         let mut newline = false;
-        let mut quotes = 0;
+        let mut quote: Option<u8> = None;
+        let mut empty = false;
+        // Anything but blanks, quotes and the operator between name and
+        // value makes the value an expression (`(char *) p`, `[x]`, `{…}`).
+        let mut expression = false;
         while i < limit && is_gap(b[i]) {
-            if b[i] == b'=' || b[i] == b':' {
-                assigned = true;
+            match b[i] {
+                b'=' | b':' => assigned = true,
+                b'"' | b'\'' | b'`' if assigned => match quote {
+                    Some(q) if q == b[i] => empty = true,
+                    Some(_) => {}
+                    None => quote = Some(b[i]),
+                },
+                b'\n' => newline = true,
+                b' ' | b'\t' | b'\r' | b'"' | b'\'' | b'`' => {}
+                b'>' if i > 0 && b[i - 1] == b'=' => {}
+                _ => expression = true,
             }
-            quotes += usize::from(assigned && matches!(b[i], b'"' | b'\'' | b'`'));
-            newline |= b[i] == b'\n';
             i += 1;
         }
         // `password = "", next = …`: the assigned value was empty.
-        if newline || quotes >= 2 {
+        if newline || empty {
             return None;
         }
         let tok_start = i;
@@ -186,7 +212,35 @@ pub(crate) fn keyword_value(text: &str, kw_start: usize, kw_end: usize, kind: Ki
         // "password combination".
         let eligible = kind == Kind::Key || assigned || glued;
         if s < e && eligible && !followed_by_ellipsis && looks_secret(&text[s..e], kind, glued) {
-            return Some((s, e));
+            return Some((Tier::Strong, (s, e)));
+        }
+        if named_open && !(s < e && is_name_only(&text[s..e])) {
+            named_open = false;
+            let quoted = quote.filter(|&q| q != b'`');
+            let shape = if let Some(q) = quoted {
+                // A quoted literal runs to its closing quote on the line and
+                // may hold spaces (`'open sesame'`).
+                let close = (tok_start..limit).find(|&j| b[j] == q || b[j] == b'\n').filter(|&j| b[j] == q);
+                close.map(|c| (tok_start, c, Shape::Quoted))
+            } else if quote.is_some() || expression || followed_by_ellipsis {
+                None
+            } else if assigned || glued && matches!(b[tok_start], b'-' | b'_') {
+                // An unquoted value that code goes on using (`pw;`, `pw.x`,
+                // `pw[0]`) is a variable, not a literal; glued on, only
+                // after a separator (`TOKEN-abc…`, not `passwordVariable`).
+                let next = b.get(i).copied();
+                (!matches!(next, Some(b';' | b'[' | b'.' | b'&' | b'+' | b'|'))).then_some((s, e, Shape::Bare))
+            } else if glued {
+                None
+            } else {
+                let next = b.get(i).copied();
+                next.is_none_or(|c| c.is_ascii_whitespace() || matches!(c, b',' | b';' | b')' | b'"' | b'\'')).then_some((s, e, Shape::Loose))
+            };
+            if let Some((vs, ve, shape)) = shape {
+                if vs < ve && named_literal(&text[vs..ve], kind, shape) {
+                    return Some((Tier::Named, (vs, ve)));
+                }
+            }
         }
         if assigned {
             return None;
@@ -201,6 +255,68 @@ pub(crate) fn keyword_value(text: &str, kw_start: usize, kw_end: usize, kind: Ki
         }
     }
     None
+}
+
+/// How a value is written after its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// Between quotes after an assignment.
+    Quoted,
+    /// After an assignment, or glued to the name, without quotes.
+    Bare,
+    /// After the name and a space, with no assignment (`vendor token 3kF9…`).
+    Loose,
+}
+
+/// A token that only continues the name (`TOKEN` after `access`,
+/// `PRIVATE_KEY`), so the value is the token after it.
+fn is_name_only(v: &str) -> bool {
+    identifier_words(v).all(|w| {
+        let w = w.strip_suffix('s').unwrap_or(&w).to_string();
+        KEYWORDS.iter().any(|(k, _)| *k == w) || ["client", "value", "api", "secretkey", "accesskey", "apikey", "authtoken", "sk"].contains(&w.as_str())
+    })
+}
+
+/// The test of the weaker tier: a literal, not a template, a reference to
+/// another variable, a stock word, a number, a path or a name.
+fn named_literal(v: &str, kind: Kind, shape: Shape) -> bool {
+    let n = v.len();
+    if !(6..=256).contains(&n) || is_placeholder(v) || v.contains("://") || v.starts_with('/') || v.starts_with('.') || has_file_extension(v) {
+        return false;
+    }
+    let lower = v.to_ascii_lowercase();
+    let template = ["${", "#{", "{{", "$(", "%(", "<%"].iter().any(|t| v.contains(t)) || v.starts_with('%') && v.ends_with('%');
+    let stock = ["your", "my_", "my-", "changeme", "change_me", "replace", "redacted", "placeholder", "insert", "enter_", "todo", "dummy"].iter().any(|w| lower.starts_with(w))
+        || matches!(lower.as_str(), "none" | "null" | "nil" | "undefined" | "true" | "false" | "empty" | "string" | "required" | "optional" | "default" | "secret" | "password" | "token");
+    let refers = identifier_words(v).any(|w| ["pass", "password", "passwd", "pwd", "secret", "token", "key", "apikey", "username", "user"].contains(&w.as_str()));
+    if template || stock || refers || looks_like_version(v) || looks_like_code(v) || looks_like_dotted_name(v) {
+        return false;
+    }
+    let mut distinct = [false; 128];
+    v.bytes().filter(u8::is_ascii_alphanumeric).for_each(|c| distinct[c as usize] = true);
+    if distinct.iter().filter(|&&d| d).count() < 4 {
+        return false;
+    }
+    let digits = v.bytes().any(|c| c.is_ascii_digit());
+    let letters = v.bytes().any(|c| c.is_ascii_alphabetic());
+    let spaced = v.contains(' ');
+    match (kind, shape) {
+        // A phrase in quotes is a password only when the name says password.
+        (_, Shape::Quoted) if spaced => kind == Kind::Password && n <= 64 && v.split(' ').count() <= 4,
+        // Without an assignment the value must look like a key on its own
+        // terms: letters and digits, or a long run of hex.
+        (_, Shape::Loose) => digits && letters && n >= 8 || n >= 16 && v.bytes().all(|c| c.is_ascii_hexdigit()),
+        // Passwords are chosen from words; keys are not, and a key name
+        // holding a word or a small number is configuration (`key: "Enter"`,
+        // `max_tokens: 4096`).
+        (Kind::Password, _) => letters,
+        (Kind::Key, _) => letters && !looks_like_words(v) && (digits && n >= 8 || n >= 16),
+    }
+}
+
+/// `jetbrains.mps.v8_elimination`, `host.int.example`: dotted names.
+fn looks_like_dotted_name(v: &str) -> bool {
+    v.contains('.') && v.split('.').all(|p| p.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) && p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-'))
 }
 
 /// The keyword must start a word of the name and end one: `apiKey`,
@@ -367,7 +483,10 @@ fn looks_like_words(v: &str) -> bool {
     // (`mafek7RTxo2PKaDEsWbi`), whatever short pieces it splits into.
     let upper = v.bytes().filter(u8::is_ascii_uppercase).count();
     let random_case = upper * 3 >= letters.len() && upper < letters.len() && !v.contains(['_', '-', '.']);
-    !random_case && (camel_words || pieces.len() >= 2 && n_wordy >= 2 && n_wordy * 2 >= pieces.len() && digits * 4 < v.len())
+    // Pieces of random letters pass the word test by chance (`Djay`,
+    // `Beny`), but not with a word's share of vowels.
+    let vowelled = vowels * 4 >= letters.len();
+    !random_case && (camel_words || vowelled && pieces.len() >= 2 && n_wordy >= 2 && n_wordy * 2 >= pieces.len() && digits * 4 < v.len())
 }
 
 fn looks_like_version(v: &str) -> bool {
@@ -545,7 +664,14 @@ mod tests {
     fn value<'a>(text: &'a str, kw: &str) -> Option<&'a str> {
         let at = text.to_ascii_lowercase().find(kw)?;
         let kind = KEYWORDS.iter().find(|(k, _)| *k == kw).map(|(_, k)| *k)?;
-        keyword_value(text, at, at + kw.len(), kind).map(|(s, e)| &text[s..e])
+        keyword_value(text, at, at + kw.len(), kind).filter(|(t, _)| *t == Tier::Strong).map(|(_, (s, e))| &text[s..e])
+    }
+
+    /// The value the weaker tier reports after the first `kw`.
+    fn named<'a>(text: &'a str, kw: &str) -> Option<&'a str> {
+        let at = text.to_ascii_lowercase().find(kw)?;
+        let kind = KEYWORDS.iter().find(|(k, _)| *k == kw).map(|(_, k)| *k)?;
+        keyword_value(text, at, at + kw.len(), kind).filter(|(t, _)| *t == Tier::Named).map(|(_, (s, e))| &text[s..e])
     }
 
     #[test]
@@ -581,5 +707,17 @@ mod tests {
         assert_eq!(vendor_token(t, 0, 4, 36), None);
         let t = "spnu_3fK9q2Lm8Xv4Rt7Wb1Nc6Hy5Zs0Pd2Ge8JkQa";
         assert_eq!(vendor_token(t, 1, 4, 36), None);
+    }
+}
+#[cfg(test)]
+mod zz_debug {
+    use super::*;
+    #[test]
+    fn zz_debug_kv() {
+        let t = "rapidapi_key=abcdefghij1234567890ABCDEFGHIJ1234567890abcdefghij";
+        let at = t.find("key").unwrap();
+        eprintln!("{:?}", keyword_value(t, at, at + 3, Kind::Key));
+        let v = "abcdefghij1234567890ABCDEFGHIJ1234567890abcdefghij";
+        eprintln!("ph {} words {} ver {} code {} secret {} named {}", is_placeholder(v), looks_like_words(v), looks_like_version(v), looks_like_code(v), looks_secret(v, Kind::Key, false), named_literal(v, Kind::Key, Shape::Bare));
     }
 }

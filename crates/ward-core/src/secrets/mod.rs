@@ -34,7 +34,7 @@ use crate::wire::Direction;
 
 pub use crate::detect::floor_char_boundary;
 
-use generic::Kind;
+use generic::{Kind, Tier};
 use rules::{Edge, RULES, VENDOR_PREFIXES};
 
 /// Rule id of key-name assignments (`api_key = …`).
@@ -43,6 +43,10 @@ pub const GENERIC_RULE: &str = "secrets.generic_assignment";
 pub const VENDOR_RULE: &str = "secrets.vendor_token";
 /// Rule id of random-looking values assigned to any name (low severity).
 pub const RANDOM_RULE: &str = "secrets.random_assignment";
+/// Rule id of literal values that only their key name marks as
+/// credentials (`password = 'open sesame'`, `vendor_key = abcd1234`): low
+/// severity, so a policy can act on them apart from the others.
+pub const NAMED_RULE: &str = "secrets.named_credential";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -102,12 +106,13 @@ pub fn rules() -> Vec<(&'static str, Severity)> {
     out.push((VENDOR_RULE, Severity::High));
     out.push((GENERIC_RULE, Severity::Medium));
     out.push((RANDOM_RULE, Severity::Low));
+    out.push((NAMED_RULE, Severity::Low));
     out.dedup_by_key(|r| r.0);
     out
 }
 
 fn rule_ids() -> impl Iterator<Item = &'static str> {
-    RULES.iter().map(|r| r.id).chain([VENDOR_RULE, GENERIC_RULE, RANDOM_RULE])
+    RULES.iter().map(|r| r.id).chain([VENDOR_RULE, GENERIC_RULE, RANDOM_RULE, NAMED_RULE])
 }
 
 /// What a literal hit hands control to.
@@ -141,6 +146,7 @@ pub struct Detector {
     generic_on: bool,
     vendor_on: bool,
     random_on: bool,
+    named_on: bool,
 }
 
 impl Detector {
@@ -177,6 +183,7 @@ impl Detector {
             generic_on: enabled(GENERIC_RULE),
             vendor_on: enabled(VENDOR_RULE),
             random_on: enabled(RANDOM_RULE),
+            named_on: enabled(NAMED_RULE),
         }
     }
 
@@ -207,8 +214,15 @@ impl Detector {
             }
             let over = self.config.rules.get(c.rule);
             // Low-severity rules (public IPs) only log unless a policy says
-            // otherwise for that rule.
-            let fallback = if c.severity == Severity::Low { default_action.min(Action::Log) } else { default_action };
+            // otherwise for that rule. A named credential is a literal
+            // someone typed after `password =`: too weak a signal to refuse
+            // a request for, strong enough to keep it out of what travels
+            // on, so it is redacted where the direction would block.
+            let fallback = match c.rule {
+                NAMED_RULE => default_action.min(Action::Redact),
+                _ if c.severity == Severity::Low => default_action.min(Action::Log),
+                _ => default_action,
+            };
             let action = over.and_then(|a| a.get(channel)).unwrap_or(fallback);
             if action == Action::Allow {
                 continue;
@@ -251,7 +265,7 @@ impl Detector {
                 let (alphabet, before, reach) = match target {
                     Target::Rule(i) if self.regexes[i].is_some() => (&rules[i], RULES[i].before, hit.len() + RULES[i].after),
                     Target::Vendor(i) if self.vendor_on => (vendor, 0, VENDOR_PREFIXES[i].0.len() + 406),
-                    Target::Generic(_) if self.generic_on => (any, 0, hit.len() + 165),
+                    Target::Generic(_) if self.generic_on || self.named_on => (any, 0, hit.len() + 165),
                     _ => continue,
                 };
                 if open_at_hit(bytes, hit.start(), alphabet, reach) {
@@ -265,7 +279,7 @@ impl Detector {
             .filter(|(i, _)| self.regexes[*i].is_some())
             .flat_map(|(_, r)| r.keywords.iter().map(move |k| (*k, r.nocase, r.before)))
             .chain(VENDOR_PREFIXES.iter().filter(|_| self.vendor_on).map(|v| (v.0, false, 0)))
-            .chain(generic::KEYWORDS.iter().filter(|_| self.generic_on).map(|(k, _)| (*k, true, 0)));
+            .chain(generic::KEYWORDS.iter().filter(|_| self.generic_on || self.named_on).map(|(k, _)| (*k, true, 0)));
         for (keyword, nocase, before) in keywords {
             let n = partial_at_end(bytes, keyword.as_bytes(), nocase);
             if n > 0 {
@@ -304,7 +318,7 @@ impl Detector {
                                     covered[i] = c.span.1.max(start + 1);
                                     found.push(c);
                                 }
-                                None if vetoes(&RULES[i]) && self.regexes[i].is_some() => vetoed.push(token_extent(bytes, start)),
+                                None if vetoes(&RULES[i]) && self.regexes[i].is_some() && starts_token(bytes, start) => vetoed.push(token_extent(bytes, start)),
                                 None => {}
                             }
                         }
@@ -314,11 +328,18 @@ impl Detector {
                                 found.push(Candidate { span, rule: VENDOR_RULE, label: vendor_label(vendor), severity: Severity::High, rank: 1, score: 0.9 });
                             }
                         }
-                        Target::Generic(kind) if self.generic_on && start >= generic_covered => {
-                            if let Some(span) = generic::keyword_value(text, start, end, kind) {
-                                generic_covered = span.1;
-                                let label = if kind == Kind::Password { "PASSWORD" } else { "SECRET" };
-                                found.push(Candidate { span, rule: GENERIC_RULE, label, severity: Severity::Medium, rank: 2, score: 0.7 });
+                        Target::Generic(kind) if (self.generic_on || self.named_on) && start >= generic_covered => {
+                            let label = if kind == Kind::Password { "PASSWORD" } else { "SECRET" };
+                            match generic::keyword_value(text, start, end, kind) {
+                                Some((Tier::Strong, span)) if self.generic_on => {
+                                    generic_covered = span.1;
+                                    found.push(Candidate { span, rule: GENERIC_RULE, label, severity: Severity::Medium, rank: 2, score: 0.7 });
+                                }
+                                Some((Tier::Named, span)) if self.named_on => {
+                                    generic_covered = span.1;
+                                    found.push(Candidate { span, rule: NAMED_RULE, label, severity: Severity::Low, rank: 4, score: 0.4 });
+                                }
+                                _ => {}
                             }
                         }
                         _ => {}
@@ -402,6 +423,12 @@ fn token_extent(b: &[u8], start: usize) -> (usize, usize) {
         e += 1;
     }
     (start, e)
+}
+
+/// A literal inside a word (`dapi` in `rapidapi_key`) is not the start of
+/// the rule's token, so the rule has nothing to say about what follows.
+fn starts_token(b: &[u8], start: usize) -> bool {
+    start == 0 || !(b[start - 1].is_ascii_alphanumeric() || matches!(b[start - 1], b'_' | b'-'))
 }
 
 /// Only rules whose literal starts a token of their own format may veto.

@@ -84,7 +84,7 @@ use Severity::{Critical, High, Low, Medium};
 
 pub(crate) const RULES: &[Rule] = &[
     // --- AI providers -----------------------------------------------------
-    rule("secrets.anthropic_api_key", "ANTHROPIC_KEY", Critical, &["sk-ant-"], r"sk-ant-(?:api|admin|oat|ort)\d{2}-[A-Za-z0-9_\-]{80,120}AA"),
+    rule("secrets.anthropic_api_key", "ANTHROPIC_KEY", Critical, &["sk-ant-"], r"sk-ant-[a-z]{2,8}\d{2,4}-[A-Za-z0-9_\-]{80,120}AA"),
     // Legacy and project keys carry the base64 of "OpenAI" (`T3BlbkFJ`) in
     // the middle; newer project/service-account keys are long enough alone.
     rule("secrets.openai_api_key", "OPENAI_KEY", Critical, &["sk-"], r"sk-(?:(?:proj|svcacct|admin|None)-)?[A-Za-z0-9_\-]{16,}T3BlbkFJ[A-Za-z0-9_\-]{16,}|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{80,}"),
@@ -227,10 +227,42 @@ pub(crate) const RULES: &[Rule] = &[
         // must leave the value to the key-name rules.
         .no_veto(),
     rule("secrets.facebook_token", "FACEBOOK_TOKEN", High, &["facebook"], r"(?i:facebook)[\s\S]{0,40}?(\d{15,16}\|[A-Za-z0-9_\-]{27})").nocase().reach(0, 80).no_veto(),
-    rule("secrets.facebook_token", "FACEBOOK_TOKEN", High, &["EAAC", "EAAM", "EAAG", "EAAB"], r"EAA[BCGM][A-Za-z0-9]{80,}").edge(Edge::Alnum).check(mixed_case),
+    rule("secrets.facebook_token", "FACEBOOK_TOKEN", High, &["EAAC", "EAAM", "EAAG", "EAAB"], r"EAA[BCGM][A-Za-z0-9]{40,}").edge(Edge::Alnum).check(mixed_case),
     rule("secrets.onepassword_token", "ONEPASSWORD_TOKEN", Critical, &["ops_eyJ"], r"ops_eyJ[A-Za-z0-9+/]{250,}={0,3}").reach(0, 4096).check(mixed_case),
     // The prefix is unambiguous; bech32 bodies are checked by the charset.
     rule("secrets.age_secret_key", "AGE_SECRET_KEY", Critical, &["AGE-SECRET-KEY-1"], r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}").check(always),
+    // Mapbox access tokens: `pk.` (public, meant for client code), `sk.`
+    // (secret) or `tk.` (temporary), then a base64url JSON payload naming
+    // the user (`{"u":…`) and a signature.
+    rule("secrets.mapbox_token", "MAPBOX_TOKEN", High, &["sk.eyJ", "tk.eyJ"], r"[st]k\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{20,}").check(mapbox),
+    rule("secrets.mapbox_public_token", "MAPBOX_TOKEN", Low, &["pk.eyJ"], r"pk\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{20,}").check(mapbox).no_veto(),
+    // Nightfall API keys: `NF-` and 32 letters or digits.
+    rule("secrets.nightfall_api_key", "NIGHTFALL_KEY", High, &["NF-"], r"NF-[A-Za-z0-9]{32}").edge(Edge::Alnum),
+    // Tailscale keys: `tskey-<kind>-<key id>-<secret>`.
+    rule("secrets.tailscale_key", "TAILSCALE_KEY", High, &["tskey-"], r"tskey-[a-z]{3,8}-[A-Za-z0-9]{4,}-[A-Za-z0-9]{4,}").edge(Edge::Token),
+    // PubNub publish keys (`pub-c-` + UUID) let anyone holding them send on
+    // the account's channels; secret keys are `sec-c-` + base64.
+    rule("secrets.pubnub_key", "PUBNUB_KEY", Medium, &["pub-c-"], r"pub-c-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").edge(Edge::Token),
+    rule("secrets.pubnub_key", "PUBNUB_KEY", High, &["sec-c-"], r"sec-c-[A-Za-z0-9+/]{40,}={0,2}").edge(Edge::Alnum).check(mixed_case_body),
+    // Django's `SECRET_KEY`: characters from lower-case letters, digits and
+    // `!@#$%^&*(-_=+)` (what `get_random_secret_key` draws 50 of; keys
+    // written by hand vary in length), optionally behind
+    // `django-insecure-`; assigned or as the default of an environment
+    // lookup.
+    rule("secrets.django_secret_key", "DJANGO_SECRET_KEY", High, &["secret_key"], r#"(?i:secret_key)['"]?\s*[=:,]\s*['"]((?:django-insecure-)?[a-z0-9!@#$%^&*(\-_=+)]{40,100})['"]"#)
+        .nocase()
+        .reach(0, 100)
+        .edge(Edge::None)
+        .check(django_key)
+        .no_veto(),
+    // ODBC / ADO.NET / OLE DB connection strings: a user and a password
+    // field written as literals (`User ID=app;Password=…;`).
+    rule("secrets.connection_string_password", "DB_PASSWORD", High, &["uid=", "user id=", "userid=", "user=", "username="], r#"(?i:uid|user ?id|user|username)\s*=\s*[^;\n]{1,64};[^\n]{0,120}?(?i:password|pwd)\s*=\s*([^;'"\s]{1,64})\s*(?:;|$|["'])"#)
+        .nocase()
+        .reach(0, 260)
+        .edge(Edge::None)
+        .check(connection_string_password)
+        .no_veto(),
     // --- Keys, tokens and credentials in generic shapes ---------------------
     rule("secrets.private_key", "PRIVATE_KEY", Critical, &["-----BEGIN", "PuTTY-User-Key-File-"], r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)|PuTTY-User-Key-File-\d: [\s\S]*?Private-Lines: \d+")
         .reach(0, 8192)
@@ -282,6 +314,7 @@ pub(crate) const RULES: &[Rule] = &[
     rule("secrets.webhook_url", "WEBHOOK_URL", High, &["outlook.office.com/webhook", ".webhook.office.com/webhook", "hooks.zapier.com/hooks/", ".tines.com/webhook/", "discord.com/api/webhooks/", "discordapp.com/api/webhooks/"], r"(?:outlook\.office\.com/webhook|[a-z0-9\-]+\.webhook\.office\.com/webhookb?2?|hooks\.zapier\.com/hooks/catch|[a-z0-9\-]+\.tines\.com/webhook|discord(?:app)?\.com/api/webhooks)/[A-Za-z0-9@\-_/]{16,}")
         .reach(40, 400)
         .edge(Edge::None)
+        .check(webhook_path)
         .no_veto(),
 ];
 
@@ -323,7 +356,6 @@ pub(crate) const VENDOR_PREFIXES: &[(&str, &str, usize)] = &[
     ("flb_live_", "fleetbase", 20),
     ("LTAI", "alibaba", 20),
     ("oy2", "nuget", 43),
-    ("NF-", "nightfall", 32),
     ("BBFF-", "ubidots", 30),
     ("fio-u-", "frame.io", 64),
     ("sl.", "dropbox", 100),
@@ -385,6 +417,33 @@ fn longest_repeat(s: &str) -> usize {
 
 fn body_after<'a>(s: &'a str, sep: char) -> &'a str {
     s.split_once(sep).map(|(_, b)| b).unwrap_or(s)
+}
+
+/// The path of a webhook URL must not be a placeholder; the tenant host in
+/// front of it may be any name (`example.tines.com`).
+fn webhook_path(secret: &str, _whole: &str) -> bool {
+    !is_placeholder(secret.split_once('/').map_or(secret, |(_, path)| path))
+}
+
+/// The payload of a Mapbox token is base64url JSON that starts with the
+/// user name field.
+fn mapbox(secret: &str, _whole: &str) -> bool {
+    let payload = secret.split('.').nth(1).unwrap_or("");
+    let valid = crate::secrets::base64url_decode(payload.get(..payload.len() / 4 * 4).unwrap_or("")).is_some_and(|d| d.starts_with(b"{\"u\":\""));
+    valid && !is_placeholder(payload)
+}
+
+/// Django keys are drawn at random from 50 symbols: digits and symbols both
+/// show up in 50 draws.
+fn django_key(secret: &str, _whole: &str) -> bool {
+    let body = secret.strip_prefix("django-insecure-").unwrap_or(secret);
+    body.bytes().any(|c| c.is_ascii_digit()) && body.bytes().any(|c| c.is_ascii_punctuation()) && !is_placeholder(body) && entropy(body) > 3.5
+}
+
+/// A connection-string password written as a literal, not a template
+/// (`#{…}`, `$(…)`, `%VAR%`, `{0}`) or a placeholder.
+fn connection_string_password(secret: &str, _whole: &str) -> bool {
+    !is_placeholder(secret) && !secret.contains("#{") && !secret.contains("$(") && !secret.contains('{') && !secret.starts_with('@')
 }
 
 fn always(_secret: &str, _whole: &str) -> bool {

@@ -391,3 +391,10 @@ fn a_rejected_notion_literal_inside_a_name_leaves_the_value_to_key_rules() {
     let h = hits(&format!("acme_secret_key={v}"));
     assert!(h.iter().any(|(r, m)| r == GENERIC_RULE && *m == v), "{h:?}");
 }
+
+#[test]
+fn zz_debug_named() {
+    for t in ["rapidapi_key=abcdefghij1234567890ABCDEFGHIJ1234567890abcdefghij", "rocketreach_key = 12345678-abcd-efgh-ijkl-mnop-qrst-uvwx-yz90", "supernotes-SECRET=supernotes_sk-9876543210BCDEFG9876543210BCDEFG9876543210B", "supernotesACCESSKEY-supernotes_sk-abcdefghijABCDEFGHIJabcdefghijABCDEFGHIJ", "Atlassian_key = \"DjayBenyJrtpvydFCzAphcqc\""] {
+        eprintln!("{t} => {:?}", hits(t));
+    }
+}

@@ -193,16 +193,14 @@ pub fn open_at_hit(text: &[u8], hit: usize, alphabet: &Alphabet, reach: usize) -
 /// (the keyword may still be completed by the next event); 0 when none.
 pub fn partial_at_end(text: &[u8], keyword: &[u8], nocase: bool) -> usize {
     let longest = keyword.len().saturating_sub(1).min(text.len());
+    let Some(&last) = text.last() else { return 0 };
+    let same = |a: &[u8], b: &[u8]| if nocase { a.eq_ignore_ascii_case(b) } else { a == b };
+    // Called for every keyword after every event: a prefix can only end
+    // where the keyword holds the text's last byte, so only those compare.
     (1..=longest)
         .rev()
-        .find(|&n| {
-            let (tail, head) = (&text[text.len() - n..], &keyword[..n]);
-            if nocase {
-                tail.eq_ignore_ascii_case(head)
-            } else {
-                tail == head
-            }
-        })
+        .filter(|&n| same(&keyword[n - 1..n], std::slice::from_ref(&last)))
+        .find(|&n| same(&text[text.len() - n..], &keyword[..n]))
         .unwrap_or(0)
 }
 

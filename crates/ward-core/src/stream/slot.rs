@@ -22,8 +22,13 @@ struct Mask {
     start: usize,
     end: usize,
     text: String,
+    /// The furthest `end` of this mask and every one before it: rendering
+    /// skips the masks wholly before a fragment by binary search on it, so
+    /// a long answer's masks do not make each later event slower.
+    reach: usize,
 }
 
+#[derive(Clone)]
 pub(super) struct Slot {
     pub key: String,
     pub origin: Origin,
@@ -106,6 +111,7 @@ impl Slot {
         let forced = !closing && !self.tool && self.len - open > j.max_holdback;
         let settle_to = if forced || closing { self.len } else { open };
         let mut explained = false;
+        let earlier_masks = self.masks.len();
         for f in j.engine.scan(std::slice::from_ref(&segment), j.direction) {
             let Some((s, e)) = f.span else {
                 if !self.spanless.contains(&f.rule) {
@@ -124,7 +130,7 @@ impl Slot {
             self.recorded.push((s, e));
             explained |= s >= open && f.action >= Action::Redact;
             if j.enforce && f.action == Action::Redact {
-                self.masks.push(Mask { start: s.max(old), end: e, text: f.mask.clone().unwrap_or_else(|| "[REDACTED]".into()) });
+                self.masks.push(Mask { start: s.max(old), end: e, text: f.mask.clone().unwrap_or_else(|| "[REDACTED]".into()), reach: 0 });
             }
             out.push(f);
         }
@@ -134,12 +140,16 @@ impl Slot {
             let held = Segment::new(segment.text.get(open.saturating_sub(base)..).unwrap_or("").to_string(), self.origin, self.key.clone());
             let why = format!("a possible secret or personal data in {} outgrew the {}-byte stream hold-back window; the rest of this text is withheld", self.origin.as_str(), j.max_holdback);
             out.push(Finding::new(DetectorKind::Policy, "stream.holdback_exceeded", &held, Some((0, held.text.len())), 1.0, Action::Redact, why).with_mask(WITHHELD));
-            self.masks.push(Mask { start: open, end: usize::MAX, text: WITHHELD.into() });
+            self.masks.push(Mask { start: open, end: usize::MAX, text: WITHHELD.into(), reach: 0 });
+            self.extend_reach(earlier_masks);
             self.settled = usize::MAX;
             self.closed |= closing;
             return out;
         }
-        self.masks.sort_by_key(|m| m.start);
+        // Every earlier mask starts at or before `old` (it was judged then),
+        // every new one at or after it: sorting the new ones sorts them all.
+        self.masks[earlier_masks..].sort_by_key(|m| m.start);
+        self.extend_reach(earlier_masks);
         self.recorded.retain(|&(_, e)| e + CONTEXT > settle_to);
         if closing {
             self.settled = usize::MAX;
@@ -154,13 +164,24 @@ impl Slot {
         out
     }
 
+    /// Sets `reach` on the masks from `from` on.
+    fn extend_reach(&mut self, from: usize) {
+        let mut reach = from.checked_sub(1).and_then(|i| self.masks.get(i)).map_or(0, |m| m.reach);
+        for m in self.masks.iter_mut().skip(from) {
+            reach = reach.max(m.end);
+            m.reach = reach;
+        }
+    }
+
     /// The released form of the fragment `text` found at offset `at`:
     /// masks start where their match starts, and matched text disappears.
     pub fn render(&self, at: usize, text: &str) -> String {
         let end = at + text.len();
         let mut out = String::with_capacity(text.len());
         let mut pos = at;
-        for m in &self.masks {
+        // The masks ending at or before `at` change nothing in this text.
+        let first = self.masks.partition_point(|m| m.reach <= at);
+        for m in &self.masks[first..] {
             if m.start >= end {
                 break;
             }

@@ -315,3 +315,50 @@ fn oversize_event_blocks_or_passes_the_same_for_every_split() {
         }
     }
 }
+
+#[test]
+fn many_masks_over_a_long_answer_render_like_the_whole_text() {
+    let e = engine();
+    let sentence = |i: usize| format!("Line {i}: token {GITHUB} mail {EMAIL}. ");
+    let text: String = (0..120).map(sentence).collect();
+    let expected: String = (0..120).map(|i| format!("Line {i}: token [GITHUB_TOKEN] mail [EMAIL]. ")).collect();
+    let d = e.inspect_text(&Envelope::response("/x", "text/plain"), crate::Origin::Assistant, &text);
+    assert_eq!(d.findings.len(), 240, "the fixture must give one finding per secret");
+    for (path, make) in APIS {
+        // Event sizes that cut masks at every offset against the sentences.
+        for n in [1, 7, 64] {
+            let body = make(&text, n);
+            let env = env(path);
+            let (out, action) = whole(&e, &env, body.as_bytes());
+            assert_eq!(action, Action::Redact, "{path} n={n}");
+            assert_eq!(client_text(path, &out), expected, "{path} n={n}");
+            if path == "/v1/responses" {
+                // The done events repeat the whole text, rendered with every mask.
+                assert_eq!(String::from_utf8_lossy(&out).matches(expected.as_str()).count(), 3, "{path} n={n}");
+            }
+        }
+    }
+}
+
+#[test]
+fn tool_checks_keep_one_model_event_not_every_chat_chunk() {
+    let e = engine();
+    let body = chat_stream(&"A long answer without any call. ".repeat(40), 5);
+    let mut guard = e.stream(&env("/v1/chat/completions"));
+    guard.push(&e, body.as_bytes(), false);
+    // Every chunk names the model; the checks read only the first.
+    assert_eq!(guard.tool_events.len(), 1);
+}
+
+#[test]
+fn decision_audits_every_finding_of_a_stream() {
+    let e = engine();
+    let text = format!("a {GITHUB} b {EMAIL} c {EMAIL}");
+    for (path, make) in APIS {
+        let d = e.inspect(&env(path), make(&text, 3).as_bytes());
+        let audit = d.audit.expect("a redaction is audited");
+        assert_eq!(d.findings.len(), 3, "{path}");
+        let from_findings: Vec<_> = d.findings.iter().map(crate::audit::AuditFinding::from).collect();
+        assert_eq!(audit.findings, from_findings, "{path}");
+    }
+}

@@ -9,6 +9,7 @@
 //! a lenient reader may decode invalid UTF-8 where Ward would not. Such a
 //! body is ambiguous, and Ward refuses it rather than guessing.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
@@ -122,10 +123,15 @@ fn lone_surrogate(unit: u32, at: usize) -> ParseError {
 /// lower case, with the long s folded as Go's `EqualFold` does (the Kelvin
 /// sign already lower-cases to `k`).
 pub(crate) fn fold(key: &str) -> String {
+    folded(key).into_owned()
+}
+
+/// [`fold`] without a copy for the usual key, already in folded form.
+fn folded(key: &str) -> Cow<'_, str> {
     if key.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
-        return key.to_string();
+        return Cow::Borrowed(key);
     }
-    key.to_lowercase().replace('ſ', "s")
+    Cow::Owned(key.to_lowercase().replace('ſ', "s"))
 }
 
 /// Builds a `Value` like serde_json does, but stops at a repeated key.
@@ -191,9 +197,17 @@ impl<'de> Visitor<'de> for Strict<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
-        let mut seen = HashSet::new();
+        // The folded forms of the keys read so far that are not their own
+        // folded form (rare); the others are keys of `out` already. Every
+        // body pays this per key, so no hashing and no copy of a plain key.
+        let mut unfolded: HashSet<String> = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(fold(&key)) {
+            let folded = folded(&key);
+            let seen = out.contains_key(folded.as_ref()) || unfolded.contains(folded.as_ref());
+            if let Cow::Owned(f) = folded {
+                unfolded.insert(f);
+            }
+            if seen {
                 let why = if out.contains_key(&key) {
                     format!("duplicate key `{key}`: parsers differ on which copy they read")
                 } else {

@@ -189,8 +189,10 @@ pub(crate) fn keyword_value(text: &str, kw_start: usize, kw_end: usize, kind: Ki
             }
             i += 1;
         }
-        // `password = "", next = …`: the assigned value was empty.
-        if newline || empty {
+        // `password = "", next = …`: the assigned value was empty. A name
+        // alone on its line may label the value on the next (`vendor
+        // access key⏎3kF9…`), which only the weaker tier reports.
+        if empty || newline && (assigned || !named_open || b[gap_start..i].iter().filter(|&&c| c == b'\n').count() > 1) {
             return None;
         }
         let tok_start = i;
@@ -207,11 +209,17 @@ pub(crate) fn keyword_value(text: &str, kw_start: usize, kw_end: usize, kind: Ki
         }
         let glued = step == 0 && gap_start == tok_start;
         let (s, e) = strip_name_parts(b, tok_start, i);
+        // `x_pubkey = struct_x_pubkey;`: a value that holds its own name
+        // refers to it.
+        let name = &text[id_start..id_end];
+        if name.len() >= 6 && text[s..e].to_ascii_lowercase().contains(&name.to_ascii_lowercase()) {
+            return None;
+        }
         let followed_by_ellipsis = text[i..].starts_with("...") || text[i..].starts_with('…') || text[i..].starts_with('(');
         // People's passwords need a visible assignment: prose says
         // "password combination".
         let eligible = kind == Kind::Key || assigned || glued;
-        if s < e && eligible && !followed_by_ellipsis && looks_secret(&text[s..e], kind, glued) {
+        if s < e && eligible && !newline && !followed_by_ellipsis && looks_secret(&text[s..e], kind, glued) {
             return Some((Tier::Strong, (s, e)));
         }
         if named_open && !(s < e && is_name_only(&text[s..e])) {
@@ -241,6 +249,9 @@ pub(crate) fn keyword_value(text: &str, kw_start: usize, kw_end: usize, kind: Ki
                     return Some((Tier::Named, (vs, ve)));
                 }
             }
+        }
+        if newline && !named_open {
+            return None;
         }
         if assigned {
             return None;
@@ -483,10 +494,7 @@ fn looks_like_words(v: &str) -> bool {
     // (`mafek7RTxo2PKaDEsWbi`), whatever short pieces it splits into.
     let upper = v.bytes().filter(u8::is_ascii_uppercase).count();
     let random_case = upper * 3 >= letters.len() && upper < letters.len() && !v.contains(['_', '-', '.']);
-    // Pieces of random letters pass the word test by chance (`Djay`,
-    // `Beny`), but not with a word's share of vowels.
-    let vowelled = vowels * 4 >= letters.len();
-    !random_case && (camel_words || vowelled && pieces.len() >= 2 && n_wordy >= 2 && n_wordy * 2 >= pieces.len() && digits * 4 < v.len())
+    !random_case && (camel_words || pieces.len() >= 2 && n_wordy >= 2 && n_wordy * 2 >= pieces.len() && digits * 4 < v.len())
 }
 
 fn looks_like_version(v: &str) -> bool {
@@ -561,7 +569,7 @@ pub(crate) fn random_assignments(text: &str, out: &mut Vec<(usize, usize)>) {
         let constant = value.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_') && value.bytes().filter(|&c| c == b'_').count() >= 2;
         if !value.contains('/')
             && !constant
-            && named_before(b, start)
+            && named_before(b, start, value)
             && looks_secret(value, Kind::Key, false)
             && entropy(value) > 3.0
             && !is_hash_like(value)
@@ -573,7 +581,7 @@ pub(crate) fn random_assignments(text: &str, out: &mut Vec<(usize, usize)>) {
 
 /// `name = `, `name: "`, `name ` right before `start` on the same line,
 /// where the name is not one that holds digests, ids or versions.
-fn named_before(b: &[u8], start: usize) -> bool {
+fn named_before(b: &[u8], start: usize, value: &str) -> bool {
     let mut j = start;
     let mut seps = 0;
     while j > 0 && matches!(b[j - 1], b' ' | b'\t' | b'=' | b':' | b'"' | b'\'' | b'>') && seps < 6 {
@@ -592,6 +600,10 @@ fn named_before(b: &[u8], start: usize) -> bool {
         return false;
     }
     let Ok(name) = std::str::from_utf8(name) else { return false };
+    // `x_pubkey = struct_x_pubkey;` refers to a name, it holds no value.
+    if name.len() >= 6 && value.to_ascii_lowercase().contains(&name.to_ascii_lowercase()) {
+        return false;
+    }
     const CODE: &[&str] = &[
         "const",
         "let",
@@ -699,6 +711,15 @@ mod tests {
     }
 
     #[test]
+    fn the_weaker_tier_takes_the_first_value_only() {
+        assert_eq!(named("ipinfo_secret key=abcdef12345678", "secret"), Some("abcdef12345678"));
+        assert_eq!(value("ipinfo_secret key=abcdef12345678", "secret"), None);
+        // `xyz` was the value and failed; `PRIVATE_TOKEN=…` is another name.
+        assert_eq!(named("vendor.token xyz more=42fc56d9", "token"), None);
+        assert_eq!(named("x_pubkey = struct_x_pubkey_st", "key"), None);
+    }
+
+    #[test]
     fn vendor_prefix_needs_a_random_body() {
         let t = "use pnu_3fK9q2Lm8Xv4Rt7Wb1Nc6Hy5Zs0Pd2Ge8JkQa now";
         let s = t.find("pnu_").unwrap();
@@ -707,17 +728,5 @@ mod tests {
         assert_eq!(vendor_token(t, 0, 4, 36), None);
         let t = "spnu_3fK9q2Lm8Xv4Rt7Wb1Nc6Hy5Zs0Pd2Ge8JkQa";
         assert_eq!(vendor_token(t, 1, 4, 36), None);
-    }
-}
-#[cfg(test)]
-mod zz_debug {
-    use super::*;
-    #[test]
-    fn zz_debug_kv() {
-        let t = "rapidapi_key=abcdefghij1234567890ABCDEFGHIJ1234567890abcdefghij";
-        let at = t.find("key").unwrap();
-        eprintln!("{:?}", keyword_value(t, at, at + 3, Kind::Key));
-        let v = "abcdefghij1234567890ABCDEFGHIJ1234567890abcdefghij";
-        eprintln!("ph {} words {} ver {} code {} secret {} named {}", is_placeholder(v), looks_like_words(v), looks_like_version(v), looks_like_code(v), looks_secret(v, Kind::Key, false), named_literal(v, Kind::Key, Shape::Bare));
     }
 }

@@ -425,10 +425,12 @@ fn token_extent(b: &[u8], start: usize) -> (usize, usize) {
     (start, e)
 }
 
-/// A literal inside a word (`dapi` in `rapidapi_key`) is not the start of
-/// the rule's token, so the rule has nothing to say about what follows.
+/// A literal inside a word (`dapi` in `rapidapi_key`, `sk-` in
+/// `vendor_sk-…`) is not the start of the rule's token, so the rule has
+/// nothing to say about what follows; a literal that opens with
+/// punctuation (`:_authToken=`) marks its own start.
 fn starts_token(b: &[u8], start: usize) -> bool {
-    start == 0 || !(b[start - 1].is_ascii_alphanumeric() || matches!(b[start - 1], b'_' | b'-'))
+    start == 0 || !b[start].is_ascii_alphanumeric() || !(b[start - 1].is_ascii_alphanumeric() || matches!(b[start - 1], b'_' | b'-'))
 }
 
 /// Only rules whose literal starts a token of their own format may veto.

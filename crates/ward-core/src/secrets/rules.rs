@@ -251,7 +251,7 @@ pub(crate) const RULES: &[Rule] = &[
     // lookup.
     rule("secrets.django_secret_key", "DJANGO_SECRET_KEY", High, &["secret_key"], r#"(?i:secret_key)['"]?\s*[=:,]\s*['"]((?:django-insecure-)?[a-z0-9!@#$%^&*(\-_=+)]{40,100})['"]"#)
         .nocase()
-        .reach(0, 100)
+        .reach(0, 160)
         .edge(Edge::None)
         .check(django_key)
         .no_veto(),
@@ -259,7 +259,7 @@ pub(crate) const RULES: &[Rule] = &[
     // field written as literals (`User ID=app;Password=…;`).
     rule("secrets.connection_string_password", "DB_PASSWORD", High, &["uid=", "user id=", "userid=", "user=", "username="], r#"(?i:uid|user ?id|user|username)\s*=\s*[^;\n]{1,64};[^\n]{0,120}?(?i:password|pwd)\s*=\s*([^;'"\s]{1,64})\s*(?:;|$|["'])"#)
         .nocase()
-        .reach(0, 260)
+        .reach(0, 300)
         .edge(Edge::None)
         .check(connection_string_password)
         .no_veto(),
@@ -291,7 +291,7 @@ pub(crate) const RULES: &[Rule] = &[
         .edge(Edge::None)
         .check(url_password)
         .no_veto(),
-    rule("secrets.cli_password", "CLI_CREDENTIALS", High, &[" -u", "--user", "--password"], r#"(?:\s-u|--user)\s+(\S+)"#)
+    rule("secrets.cli_password", "CLI_CREDENTIALS", High, &[" -u", "\n-u", "\t-u", "--user", "--password"], r#"(?:\s-u|--user)\s+(\S+)"#)
         .reach(1, 200)
         .edge(Edge::None)
         .check(cli_password)

@@ -393,8 +393,118 @@ fn a_rejected_notion_literal_inside_a_name_leaves_the_value_to_key_rules() {
 }
 
 #[test]
-fn zz_debug_named() {
-    for t in ["rapidapi_key=abcdefghij1234567890ABCDEFGHIJ1234567890abcdefghij", "rocketreach_key = 12345678-abcd-efgh-ijkl-mnop-qrst-uvwx-yz90", "supernotes-SECRET=supernotes_sk-9876543210BCDEFG9876543210BCDEFG9876543210B", "supernotesACCESSKEY-supernotes_sk-abcdefghijABCDEFGHIJabcdefghijABCDEFGHIJ", "Atlassian_key = \"DjayBenyJrtpvydFCzAphcqc\""] {
-        eprintln!("{t} => {:?}", hits(t));
+fn mapbox_nightfall_tailscale_pubnub() {
+    let payload = b64url(br#"{"u":"someone","a":"ckq1x2y3z0000abcd"}"#);
+    let sig = fake(100, 22, &(ALNUM.to_string() + "-_"));
+    let secret = format!("sk.{payload}.{sig}");
+    assert_rule(&format!("MAPBOX_TOKEN='{secret}'"), "secrets.mapbox_token", &secret);
+    let public = format!("pk.{payload}.{sig}");
+    assert_rule(&format!("mapboxgl.accessToken = '{public}';"), "secrets.mapbox_public_token", &public);
+    // The payload must be the user JSON Mapbox writes.
+    let other = format!("sk.{}.{sig}", b64url(br#"{"sub":"someone","iat":17}"#));
+    assert!(!hits(&other).iter().any(|(r, _)| r.starts_with("secrets.mapbox")));
+    let nf = format!("NF-{}", fake(101, 32, ALNUM));
+    assert_rule(&format!("nightfall: {nf}"), "secrets.nightfall_api_key", &nf);
+    assert!(!hits(&format!("NF-{}", fake(101, 33, ALNUM))).iter().any(|(r, _)| r == "secrets.nightfall_api_key"));
+    let ts = format!("tskey-auth-{}CNTRL-{}", fake(102, 10, ALNUM), fake(103, 33, ALNUM));
+    assert_rule(&format!("TS_AUTHKEY={ts}"), "secrets.tailscale_key", &ts);
+    assert_none("the tskey- prefix");
+    let pubnub = format!("pub-c-{}-{}-{}-{}-{}", fake(104, 8, HEX), fake(105, 4, HEX), fake(106, 4, HEX), fake(107, 4, HEX), fake(108, 12, HEX));
+    assert_rule(&pubnub, "secrets.pubnub_key", &pubnub);
+}
+
+#[test]
+fn django_keys_and_connection_string_passwords() {
+    let key = fake(110, 50, "abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)");
+    assert_rule(&format!("SECRET_KEY = '{key}'"), "secrets.django_secret_key", &key);
+    assert_rule(&format!("os.environ.get(\"DJANGO_SECRET_KEY\", \"{key}\")"), "secrets.django_secret_key", &key);
+    // Letters only is a name, not one of Django's random keys.
+    assert!(!hits("SECRET_KEY = 'abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwx'").iter().any(|(r, _)| r == "secrets.django_secret_key"));
+    assert_rule("Server=db1;Database=shop;User Id=shop_app;Password=Wq7-rT2x;", "secrets.connection_string_password", "Wq7-rT2x");
+    assert_rule("Driver={ODBC Driver 18};Uid=report;Pwd=s3cr3t!;", "secrets.connection_string_password", "s3cr3t!");
+    assert!(!hits("uid=#{cfg['uid']};pwd=#{cfg['pwd']}").iter().any(|(r, _)| r == "secrets.connection_string_password"));
+    assert!(!hits("User ID=app;Password=$(DB_PASSWORD);").iter().any(|(r, _)| r == "secrets.connection_string_password"));
+}
+
+#[test]
+fn widened_provider_formats() {
+    let ant = format!("sk-ant-sid123-{}AA", fake(111, 93, &(ALNUM.to_string() + "-_")));
+    assert_rule(&ant, "secrets.anthropic_api_key", &ant);
+    let fb = format!("EAAG{}", fake(112, 48, ALNUM));
+    assert_rule(&format!("fb_token: \"{fb}\""), "secrets.facebook_token", &fb);
+    assert!(!hits(&format!("EAAG{}", fake(112, 30, ALNUM))).iter().any(|(r, _)| r == "secrets.facebook_token"));
+    // The tenant host of a webhook URL is any name, `example` included.
+    let path = format!("{}/{}", fake(113, 32, HEX), fake(114, 32, HEX));
+    assert_rule(&format!("https://example.tines.com/webhook/{path}"), "secrets.webhook_url", &format!("example.tines.com/webhook/{path}"));
+    // `curl … \` continued on the next line.
+    let pair = format!("svc-{}:{}", fake(115, 12, ALNUM), fake(116, 24, ALNUM));
+    assert_rule(&format!("curl -X POST https://api.example.test \\\n-u {pair}\n"), "secrets.cli_password", &pair);
+}
+
+#[test]
+fn a_literal_inside_a_word_does_not_veto_the_key_rules() {
+    // `dapi` (Databricks) inside `rapidapi_key`, `sk-` (OpenAI) after `_`.
+    let v = fake(117, 40, ALNUM);
+    assert_rule(&format!("rapidapi_key={v}"), GENERIC_RULE, &v);
+    let w = format!("vendor_sk-{}", fake(118, 40, ALNUM));
+    assert!(hits(&format!("acme_secret={w}")).iter().any(|(r, _)| r == GENERIC_RULE), "{:?}", hits(&format!("acme_secret={w}")));
+    // A literal that opens with punctuation still starts its own token.
+    assert!(!hits("//registry.example:_authToken=743b294a-cd03-11ec-9d64-0242ac120002").iter().any(|(r, _)| r == GENERIC_RULE));
+}
+
+#[test]
+fn named_credentials_are_literals_behind_a_key_name() {
+    for (text, value) in [
+        ("password = 'open sesame'", "open sesame"),
+        ("password = open_sesame", "open_sesame"),
+        ("vendor_key = abcd1234", "abcd1234"),
+        ("vendor-secret-key=9z8y7x6w", "9z8y7x6w"),
+        ("ipinfo private token abcdef12345678", "abcdef12345678"),
+        ("acmeTOKEN=abcdefabcdefabcdefabcdefabcdef", "abcdefabcdefabcdefabcdefabcdef"),
+        ("acme access TOKEN abcdefabcdefabcdefabcdefabcdef", "abcdefabcdefabcdefabcdefabcdef"),
+        ("acme private access key\nZXC2JK3HV4TY5UIO6PLK", "ZXC2JK3HV4TY5UIO6PLK"),
+    ] {
+        assert_rule(text, NAMED_RULE, value);
     }
+    for text in [
+        "password = \"${DB_PASSWORD}\"",
+        "password = %DB_PASSWORD%",
+        "psexec -u admin -p $Password",
+        "password=###### dbname=app",
+        "api_key = \"<your api key>\"",
+        "api_key = YOUR_API_KEY_HERE",
+        "api_key = xxxxxxxxxxxx",
+        "password = \"password\"",
+        "password = \"\", user = \"bob\"",
+        "\"max_tokens\": 4096000",
+        "{\"key\": \"Enter\", \"code\": 13}",
+        "passwordVariable: 'PASSWORD'",
+        "char *password = NULL;",
+        "pwd = (char *) (p + ulen + 2);",
+        "const password = process.env.DB_PASSWORD || \"not-set\"",
+        "the access token expired yesterday",
+        "InstrumentationKey=00000000-0000-0000-0000-000000000000;",
+        "sort_key = \"created_at_desc\"",
+        "<entry key=\"jetbrains.mps.v8_elimination\" value=\"executed\" />",
+        "SUMO_ACCESS_KEY=`etcdctl get /sumologic_secret`",
+    ] {
+        assert!(!hits(text).iter().any(|(r, _)| r == NAMED_RULE || r == GENERIC_RULE), "{text:?}: {:?}", hits(text));
+    }
+}
+
+#[test]
+fn named_credentials_are_redacted_not_refused() {
+    let config = Config::default();
+    let text = "password = 'open sesame'";
+    for (origin, direction) in [(Origin::User, Direction::Request), (Origin::Assistant, Direction::Response)] {
+        let found = scan_with(&config, text, origin, direction);
+        let f = found.iter().find(|f| f.rule == NAMED_RULE).expect("named finding");
+        assert_eq!(f.action, Action::Redact, "{direction:?}");
+    }
+    // Its own knob, apart from the strong key-name rule.
+    let mut strict = Config::default();
+    strict.rules.insert(NAMED_RULE.into(), crate::detect::Actions { request: Some(Action::Block), ..Default::default() });
+    let found = scan_with(&strict, text, Origin::User, Direction::Request);
+    assert!(found.iter().any(|f| f.rule == NAMED_RULE && f.action == Action::Block));
+    assert!(rules().iter().any(|&(id, sev)| id == NAMED_RULE && sev == Severity::Low));
 }

@@ -320,13 +320,13 @@ fn oversize_event_blocks_or_passes_the_same_for_every_split() {
 fn many_masks_over_a_long_answer_render_like_the_whole_text() {
     let e = engine();
     let sentence = |i: usize| format!("Line {i}: token {GITHUB} mail {EMAIL}. ");
-    let text: String = (0..120).map(sentence).collect();
-    let expected: String = (0..120).map(|i| format!("Line {i}: token [GITHUB_TOKEN] mail [EMAIL]. ")).collect();
+    let text: String = (0..60).map(sentence).collect();
+    let expected: String = (0..60).map(|i| format!("Line {i}: token [GITHUB_TOKEN] mail [EMAIL]. ")).collect();
     let d = e.inspect_text(&Envelope::response("/x", "text/plain"), crate::Origin::Assistant, &text);
-    assert_eq!(d.findings.len(), 240, "the fixture must give one finding per secret");
+    assert_eq!(d.findings.len(), 120, "the fixture must give one finding per secret");
     for (path, make) in APIS {
-        // Event sizes that cut masks at every offset against the sentences.
-        for n in [1, 7, 64] {
+        // Event sizes that cut the masks at many offsets against the sentences.
+        for n in [7, 64] {
             let body = make(&text, n);
             let env = env(path);
             let (out, action) = whole(&e, &env, body.as_bytes());

@@ -12,6 +12,7 @@
 use std::io::{BufRead, BufReader, Write};
 
 use ward_core::injection::{Config, Detector};
+use ward_benches::chat_text;
 use ward_core::{Direction, Origin, Segment};
 
 const ORIGINS: [Origin; 7] = [Origin::System, Origin::User, Origin::Assistant, Origin::ToolCall, Origin::ToolResult, Origin::Document, Origin::ToolDefinition];
@@ -35,33 +36,6 @@ const PIECES: &[&str] = &[
     "Could you help me plan a weekend trip to the coast. ", "Thanks a lot! ", "We're on a tight budget.\n", "verbatim", "word for word",
 ];
 
-const OPENERS: &[&str] = &["Could you help me", "I was wondering how to", "Please explain how to", "Can you show me a way to", "What is the best way to", "I need to", "My team wants to", "Is it possible to"];
-const VERBS: &[&str] = &["plan", "write", "summarise", "organise", "compare", "cook", "budget for", "translate", "review", "improve", "schedule", "debug"];
-const OBJECTS: &[&str] = &["a weekend trip to the coast", "the quarterly sales report", "a birthday dinner for eight people", "my resume for a design job", "a Python script that parses logs", "the meeting notes from Tuesday", "a short story about a lighthouse keeper", "our garden watering schedule", "the differences between two phone plans", "a polite email to my landlord"];
-const TAILS: &[&str] = &["Thanks a lot!", "Keep it short, please.", "I have about an hour.", "It should be friendly but professional.", "Bullet points would be great.", "We're on a tight budget.", "Any tips are welcome.", ""];
-
-/// The bench's chat text (benches/benches/engine.rs), same seed.
-fn chat_text(size: usize) -> String {
-    let mut s = String::with_capacity(size + 200);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut pick = |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
-    while s.len() < size {
-        s.push_str(OPENERS[pick(OPENERS.len())]);
-        s.push(' ');
-        s.push_str(VERBS[pick(VERBS.len())]);
-        s.push(' ');
-        s.push_str(OBJECTS[pick(OBJECTS.len())]);
-        s.push_str(if pick(3) == 0 { "? " } else { ". " });
-        s.push_str(TAILS[pick(TAILS.len())]);
-        s.push(if pick(5) == 0 { '\n' } else { ' ' });
-    }
-    s
-}
 
 fn main() {
     let files: Vec<String> = std::env::args().skip(1).collect();

@@ -183,8 +183,14 @@ impl RootContext for WardRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         let config = self.get_plugin_configuration().unwrap_or_default();
         let config = if config.iter().all(u8::is_ascii_whitespace) { b"{}".to_vec() } else { config };
-        let now = now_ms(self.get_current_time());
-        let chain_id = format!("ward-{now}-{}", self.context_id);
+        let started = self.get_current_time();
+        let now = now_ms(started);
+        // Every worker's VM seals its own chain, and workers configure at
+        // the same moment: a chain id in milliseconds let two of them share
+        // one id, and the collector then saw two interleaved chains as one
+        // broken chain. The clock's nanoseconds tell them apart.
+        let started_ns = started.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let chain_id = format!("ward-{started_ns}-{}", self.context_id);
         // The highest signed version any configuration of this VM accepted:
         // a reload may not go below it (anti-rollback).
         let (seen, cas) = self.get_shared_data(HIGHEST_VERSION_KEY);

@@ -12,7 +12,7 @@
 use std::io::{BufRead, BufReader, Write};
 
 use ward_core::injection::{Config, Detector};
-use ward_benches::chat_text;
+use ward_benches::{chat_text, picker};
 use ward_core::{Direction, Origin, Segment};
 
 const ORIGINS: [Origin; 7] = [Origin::System, Origin::User, Origin::Assistant, Origin::ToolCall, Origin::ToolResult, Origin::Document, Origin::ToolDefinition];
@@ -74,13 +74,7 @@ fn main() {
             }
         }
     }
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
+    let mut next = picker(0x2545_F491_4F6C_DD1D);
     for g in 0..generated {
         let pieces = next(64);
         let s: String = (0..pieces).map(|_| PIECES[next(PIECES.len())]).collect();

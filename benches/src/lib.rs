@@ -10,13 +10,7 @@ const TAILS: &[&str] = &["Thanks a lot!", "Keep it short, please.", "I have abou
 /// About `size` bytes of chat-like English, deterministic.
 pub fn chat_text(size: usize) -> String {
     let mut s = String::with_capacity(size + 200);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut pick = |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
+    let mut pick = picker(0x9E37_79B9_7F4A_7C15);
     while s.len() < size {
         s.push_str(OPENERS[pick(OPENERS.len())]);
         s.push(' ');
@@ -28,4 +22,16 @@ pub fn chat_text(size: usize) -> String {
         s.push(if pick(5) == 0 { '\n' } else { ' ' });
     }
     s
+}
+
+/// A deterministic index picker (xorshift64) from `seed`: `pick(n)` is in
+/// `0..n`. Generated inputs stay the same from run to run and build to build.
+pub fn picker(seed: u64) -> impl FnMut(usize) -> usize {
+    let mut x = seed;
+    move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    }
 }

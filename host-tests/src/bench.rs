@@ -119,51 +119,90 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Which side of a case to time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sides {
+    Both,
+    /// The module only, e.g. under `perf record` (the native runs would
+    /// share the profile).
+    Wasm,
+    Native,
+}
+
 /// Runs `n` requests (after a warm-up) of each format and size, each case in
 /// a fresh VM. A whole request is timed: headers and body both ways.
 pub fn run(module: &FilterModule, policy: &[u8], sizes: &[usize], n: usize) -> Result<Vec<Row>, String> {
-    let opts = ReplayOptions::default();
-    let mut rows = Vec::new();
+    let mut cases = Vec::new();
     for format in FORMATS {
         for &size in sizes {
-            let ex = exchange(format, size);
-            let mut vm = module.start(&VmConfig::new(policy.to_vec())).map_err(|e| e.to_string())?;
-            let first = replay::run(&mut vm, &ex, &opts);
-            if let Some(e) = first.error {
-                return Err(format!("{}: {e}", ex.name));
+            cases.push((format.to_string(), size, exchange(format, size)));
+        }
+    }
+    run_cases(module, policy, &cases, n, Sides::Both)
+}
+
+/// [`run`] on given exchanges (e.g. those of `benches/envoy_exchanges.py`):
+/// each row is named after its exchange, its size is the request body's.
+pub fn run_exchanges(module: &FilterModule, policy: &[u8], exchanges: &[Exchange], n: usize, sides: Sides) -> Result<Vec<Row>, String> {
+    let mut cases = Vec::new();
+    for ex in exchanges {
+        let size = ex.request.body_bytes()?.len();
+        cases.push((ex.name.clone(), size, ex.clone()));
+    }
+    run_cases(module, policy, &cases, n, sides)
+}
+
+fn run_cases(module: &FilterModule, policy: &[u8], cases: &[(String, usize, Exchange)], n: usize, sides: Sides) -> Result<Vec<Row>, String> {
+    let opts = ReplayOptions::default();
+    let (wasm_on, native_on) = (sides != Sides::Native, sides != Sides::Wasm);
+    let mut rows = Vec::new();
+    for (format, size, ex) in cases {
+        let mut vm = module.start(&VmConfig::new(policy.to_vec())).map_err(|e| e.to_string())?;
+        let first = replay::run(&mut vm, ex, &opts);
+        if let Some(e) = first.error {
+            return Err(format!("{}: {e}", ex.name));
+        }
+        vm.take_logs();
+        let memory_first = vm.memory_bytes();
+        let mut native = NativeHost::new(policy)?;
+        for _ in 0..n.min(50) {
+            if wasm_on {
+                replay::run_quiet(&mut vm, ex, &opts)?;
+                vm.take_logs();
             }
-            let memory_first = vm.memory_bytes();
-            let mut native = NativeHost::new(policy)?;
-            for _ in 0..n.min(50) {
-                replay::run_quiet(&mut vm, &ex, &opts)?;
-                native.run(&ex);
+            if native_on {
+                native.run(ex);
             }
-            let mut wasm = Vec::with_capacity(n);
-            let mut nat = Vec::with_capacity(n);
-            for _ in 0..n {
+        }
+        let mut wasm = Vec::with_capacity(n);
+        let mut nat = Vec::with_capacity(n);
+        for _ in 0..n {
+            if wasm_on {
                 let t = Instant::now();
-                replay::run_quiet(&mut vm, &ex, &opts)?;
+                replay::run_quiet(&mut vm, ex, &opts)?;
                 wasm.push(t.elapsed().as_secs_f64() * 1e6);
                 vm.take_logs();
+            }
+            if native_on {
                 let t = Instant::now();
-                std::hint::black_box(native.run(&ex));
+                std::hint::black_box(native.run(ex));
                 nat.push(t.elapsed().as_secs_f64() * 1e6);
             }
-            wasm.sort_by(f64::total_cmp);
-            nat.sort_by(f64::total_cmp);
-            rows.push(Row {
-                format: format.into(),
-                size,
-                requests: n,
-                wasm_median_us: percentile(&wasm, 0.5),
-                wasm_p99_us: percentile(&wasm, 0.99),
-                native_median_us: percentile(&nat, 0.5),
-                native_p99_us: percentile(&nat, 0.99),
-                memory_first_kib: memory_first / 1024,
-                memory_after_kib: vm.memory_bytes() / 1024,
-                verdict: first.verdict,
-            });
         }
+        wasm.sort_by(f64::total_cmp);
+        nat.sort_by(f64::total_cmp);
+        rows.push(Row {
+            format: format.clone(),
+            size: *size,
+            requests: n,
+            wasm_median_us: percentile(&wasm, 0.5),
+            wasm_p99_us: percentile(&wasm, 0.99),
+            native_median_us: percentile(&nat, 0.5),
+            native_p99_us: percentile(&nat, 0.99),
+            memory_first_kib: memory_first / 1024,
+            memory_after_kib: vm.memory_bytes() / 1024,
+            verdict: first.verdict,
+        });
     }
     Ok(rows)
 }

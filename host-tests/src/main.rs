@@ -53,6 +53,12 @@ impl Module {
         let path = self.wasm.clone().unwrap_or_else(ward_host::default_wasm_path);
         FilterModule::from_file(&path).map_err(|e| format!("{}: {e} (build it with scripts/build.sh)", path.display()))
     }
+
+    fn load_with_perf_map(&self) -> Result<FilterModule, String> {
+        let path = self.wasm.clone().unwrap_or_else(ward_host::default_wasm_path);
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e} (build it with scripts/build.sh)", path.display()))?;
+        FilterModule::compile_with_perf_map(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
 }
 
 #[derive(Subcommand)]
@@ -86,6 +92,17 @@ enum Command {
         /// Body sizes in bytes, comma-separated.
         #[arg(long, value_delimiter = ',', default_values_t = vec![1024usize, 16384, 65536])]
         sizes: Vec<usize>,
+        /// Time these exchanges (JSON Lines, e.g. from benches/envoy_exchanges.py)
+        /// instead of generated ones; --sizes is then ignored.
+        #[arg(long)]
+        exchanges: Option<PathBuf>,
+        /// Which side to time (`wasm` alone under `perf record`).
+        #[arg(long, value_enum, default_value = "both")]
+        host: Host,
+        /// Compile the module afresh and write /tmp/perf-PID.map, so `perf
+        /// report` names the module's functions.
+        #[arg(long)]
+        perf_map: bool,
         #[arg(long)]
         json: bool,
     },
@@ -175,10 +192,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { module, n, sizes, json } => {
+        Command::Bench { module, n, sizes, exchanges, host, perf_map, json } => {
             let policy = module.policy()?;
-            let loaded = module.load()?;
-            let rows = ward_host::bench::run(&loaded, &policy, &sizes, n.max(1))?;
+            let loaded = if perf_map { module.load_with_perf_map()? } else { module.load()? };
+            let sides = match host {
+                Host::Wasm => ward_host::bench::Sides::Wasm,
+                Host::Native => ward_host::bench::Sides::Native,
+                Host::Both => ward_host::bench::Sides::Both,
+            };
+            let rows = match &exchanges {
+                Some(path) => ward_host::bench::run_exchanges(&loaded, &policy, &read_exchanges(path, false)?, n.max(1), sides)?,
+                None if sides == ward_host::bench::Sides::Both => ward_host::bench::run(&loaded, &policy, &sizes, n.max(1))?,
+                None => return Err("--host wasm/native needs --exchanges".into()),
+            };
             if json {
                 for r in &rows {
                     println!("{}", serde_json::to_string(r).map_err(|e| e.to_string())?);

@@ -76,8 +76,19 @@ impl FilterModule {
         FilterModule::build(wasm, None)
     }
 
+    /// Compiles `wasm` (no cache) and writes `/tmp/perf-PID.map`, so
+    /// `perf record` / `perf report` name the module's functions.
+    pub fn compile_with_perf_map(wasm: &[u8]) -> wasmtime::Result<FilterModule> {
+        let mut config = wasmtime::Config::new();
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        FilterModule::build_with(Engine::new(&config)?, wasm, None)
+    }
+
     fn build(wasm: &[u8], cache: Option<&Path>) -> wasmtime::Result<FilterModule> {
-        let engine = Engine::default();
+        FilterModule::build_with(Engine::default(), wasm, cache)
+    }
+
+    fn build_with(engine: Engine, wasm: &[u8], cache: Option<&Path>) -> wasmtime::Result<FilterModule> {
         let started = Instant::now();
         let (module, from_cache) = load_or_compile(&engine, wasm, cache)?;
         let compile_time = started.elapsed();

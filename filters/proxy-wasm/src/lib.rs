@@ -34,14 +34,15 @@ struct Shared {
 }
 
 impl Shared {
-    /// Seals the decision's audit event into this VM's chain and ships it.
-    fn record(&self, decision: &Decision) {
-        self.count(&format!("ward.decision.{}", decision.action().as_str()));
+    /// Seals the decision's audit event into this VM's chain and ships it
+    /// (the event is taken: nothing reads it after this).
+    fn record(&self, decision: &mut Decision) {
+        self.count(decision_metric(decision.action()));
         for f in &decision.findings {
             self.count(&format!("ward.finding.{}.{}", f.detector.as_str(), f.action.as_str()));
         }
-        if let Some(event) = &decision.audit {
-            self.emit(event.clone());
+        if let Some(event) = decision.audit.take() {
+            self.emit(event);
         }
     }
 
@@ -375,8 +376,8 @@ impl HttpContext for WardHttp {
             if chunk.len() != body_size || step.emit != chunk {
                 self.set_http_response_body(0, body_size, &step.emit);
             }
-            if let Some(decision) = step.decision {
-                self.shared.record(&decision);
+            if let Some(mut decision) = step.decision {
+                self.shared.record(&mut decision);
                 let base = self.session.take();
                 self.settle_session(base, step.session, self.response.time_ms);
             }
@@ -465,8 +466,8 @@ impl WardHttp {
         self.session = Some(next);
     }
 
-    fn apply(&mut self, decision: Decision, direction: Direction) -> Action {
-        self.shared.record(&decision);
+    fn apply(&mut self, mut decision: Decision, direction: Direction) -> Action {
+        self.shared.record(&mut decision);
         match &decision.verdict {
             Verdict::Allow => Action::Continue,
             Verdict::Redact { body } => {
@@ -493,6 +494,17 @@ impl WardHttp {
                 Action::Pause
             }
         }
+    }
+}
+
+/// The counter of decisions with this action; every request counts one,
+/// so its name is not formatted each time.
+fn decision_metric(action: ward_core::Action) -> &'static str {
+    match action {
+        ward_core::Action::Allow => "ward.decision.allow",
+        ward_core::Action::Log => "ward.decision.log",
+        ward_core::Action::Redact => "ward.decision.redact",
+        ward_core::Action::Block => "ward.decision.block",
     }
 }
 

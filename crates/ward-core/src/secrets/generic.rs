@@ -222,6 +222,17 @@ pub(crate) fn keyword_value(text: &str, kw_start: usize, kw_end: usize, kind: Ki
         if s < e && eligible && !newline && !followed_by_ellipsis && looks_secret(&text[s..e], kind, glued) {
             return Some((Tier::Strong, (s, e)));
         }
+        // `apikey=vendor:3f9a…`: a word naming whom the key is for, a colon,
+        // then the key. Only a plain word: `sha256:…` is a digest.
+        if assigned && !newline && s < e && b.get(i) == Some(&b':') && b[s..e].iter().all(u8::is_ascii_alphabetic) {
+            let mut ve = i + 1;
+            while ve < limit && is_value_byte(b[ve], kind) {
+                ve += 1;
+            }
+            if ve > i + 1 && looks_secret(&text[i + 1..ve], kind, false) {
+                return Some((Tier::Strong, (i + 1, ve)));
+            }
+        }
         if named_open && !(s < e && is_name_only(&text[s..e])) {
             named_open = false;
             let quoted = quote.filter(|&q| q != b'`');
@@ -387,7 +398,7 @@ fn identifier_around(b: &[u8], start: usize, end: usize) -> (usize, usize) {
 }
 
 /// Lower-cased words of a name: split on `_ - .` and on camelCase humps.
-fn identifier_words(name: &str) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn identifier_words(name: &str) -> impl Iterator<Item = String> + '_ {
     name.split(|c: char| c == '_' || c == '-' || c == '.').flat_map(|part| {
         let mut words = Vec::new();
         let mut cur = String::new();
@@ -497,7 +508,7 @@ fn looks_like_words(v: &str) -> bool {
     !random_case && (camel_words || pieces.len() >= 2 && n_wordy >= 2 && n_wordy * 2 >= pieces.len() && digits * 4 < v.len())
 }
 
-fn looks_like_version(v: &str) -> bool {
+pub(crate) fn looks_like_version(v: &str) -> bool {
     let core = v.trim_start_matches(['v', 'V']);
     if core.bytes().all(|c| c.is_ascii_digit() || c == b'.' || c == b'-' || c == b'_') && core.contains('.')
         || v.ends_with("-SNAPSHOT")
@@ -511,7 +522,7 @@ fn looks_like_version(v: &str) -> bool {
 }
 
 /// A member access in code: `X25519.KeyPair`, `kVK_Return.u16`.
-fn looks_like_code(v: &str) -> bool {
+pub(crate) fn looks_like_code(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
     let ident =
         |p: &&str| p.as_bytes().first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') && p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
@@ -521,7 +532,7 @@ fn looks_like_code(v: &str) -> bool {
     parts.len() >= 2 && parts.iter().all(|p| ident(p) && p.len() <= 24) && (camel || last.len() <= 4)
 }
 
-fn has_file_extension(v: &str) -> bool {
+pub(crate) fn has_file_extension(v: &str) -> bool {
     let Some((_, ext)) = v.rsplit_once('.') else { return false };
     [
         "pem", "p12", "pfx", "json", "txt", "key", "crt", "cer", "jks", "keytab", "yml", "yaml", "xml", "html", "png", "jpg", "gif", "svg", "gz", "tgz", "zip",

@@ -18,6 +18,7 @@
 //! Where candidates overlap, the most specific rule wins.
 
 mod generic;
+mod identifiers;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -47,6 +48,12 @@ pub const RANDOM_RULE: &str = "secrets.random_assignment";
 /// credentials (`password = 'open sesame'`, `vendor_key = abcd1234`): low
 /// severity, so a policy can act on them apart from the others.
 pub const NAMED_RULE: &str = "secrets.named_credential";
+/// Rule id of hosts that name an organisation's tenant at a credentialed
+/// SaaS (`acme.okta.com`): not a secret, the host half of one.
+pub const TENANT_RULE: &str = "secrets.tenant_endpoint";
+/// Rule id of literals assigned to vendor-qualified identifier names
+/// (`algolia_app_id`, `snowflake_user`): the id half of a credential.
+pub const IDENTIFIER_RULE: &str = "secrets.account_identifier";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -220,6 +227,9 @@ impl Detector {
             // on, so it is redacted where the direction would block.
             let fallback = match c.rule {
                 NAMED_RULE => default_action.min(Action::Redact),
+                // Identifiers belong in the audit trail, not out of the
+                // traffic: logged whatever their severity says.
+                TENANT_RULE | IDENTIFIER_RULE => default_action.min(Action::Log),
                 _ if c.severity == Severity::Low => default_action.min(Action::Log),
                 _ => default_action,
             };

@@ -8,6 +8,9 @@
 
 use crate::detect::{entropy, Severity};
 
+use super::identifiers;
+use super::{IDENTIFIER_RULE, TENANT_RULE};
+
 /// What must sit right before and right after a match for it to count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Edge {
@@ -163,6 +166,14 @@ pub(crate) const RULES: &[Rule] = &[
         .edge(Edge::Alnum)
         .check(hex_random)
         .no_veto(),
+    // Code Climate's test reporter id is the credential that uploads
+    // coverage for a repository: 64 hex digits under its documented name.
+    rule("secrets.codeclimate_reporter_id", "CODECLIMATE_TOKEN", Medium, &["cc_test_reporter_id"], r#"(?i:cc_test_reporter_id)['"]?\s*[:=]\s*['"]?([a-f0-9]{64})"#)
+        .nocase()
+        .reach(0, 100)
+        .edge(Edge::Alnum)
+        .check(hex_random)
+        .no_veto(),
     rule("secrets.sourcegraph_token", "SOURCEGRAPH_TOKEN", High, &["sgp_"], r"sgp_(?:[a-fA-F0-9]{16}_)?(?:local_)?[a-fA-F0-9]{40}").edge(Edge::Token).check(hex_random),
     // Segment public API tokens share `sgp_` with Sourcegraph; their body is
     // 64 alphanumerics rather than hex.
@@ -213,6 +224,8 @@ pub(crate) const RULES: &[Rule] = &[
         .check(alnum_token)
         .no_veto(),
     rule("secrets.stripe_key", "STRIPE_KEY", Critical, &["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"], r"[sr]k_(?:live|test)_[A-Za-z0-9]{15,247}|whsec_[A-Za-z0-9]{32,}").edge(Edge::Alnum),
+    // Pagar.me secret keys: `ak_live_`/`ak_test_` and 30 letters or digits.
+    rule("secrets.pagarme_api_key", "PAGARME_KEY", High, &["ak_live_", "ak_test_"], r"ak_(?:live|test)_[A-Za-z0-9]{30}").edge(Edge::Alnum).check(mixed_case_body).no_veto(),
     // Twilio SIDs: `AC`/`SK` + 32 lowercase hex (or letters in test fixtures).
     rule("secrets.twilio_key", "TWILIO_KEY", Medium, &["AC", "SK"], r"(?:AC|SK)[a-z0-9]{32}").edge(Edge::Alnum).check(twilio).no_veto(),
     rule("secrets.sendgrid_api_key", "SENDGRID_KEY", High, &["SG."], r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}").edge(Edge::Alnum),
@@ -316,6 +329,36 @@ pub(crate) const RULES: &[Rule] = &[
         .edge(Edge::None)
         .check(webhook_path)
         .no_veto(),
+    // --- Identifiers: not secrets, the other half of one (logged) ------------
+    rule(TENANT_RULE, "TENANT_HOST", Low, identifiers::TENANT_LITERALS, identifiers::TENANT_HOST_PATTERN)
+        .nocase()
+        .reach(192, 8)
+        .edge(Edge::Token)
+        .check(identifiers::tenant_host)
+        .no_veto(),
+    rule(TENANT_RULE, "TENANT_HOST", Low, &["dev.azure.com/"], r"(?i:dev\.azure\.com)/[A-Za-z0-9][A-Za-z0-9\-]*")
+        .nocase()
+        .reach(0, 64)
+        .edge(Edge::Token)
+        .check(identifiers::azure_devops_org)
+        .no_veto(),
+    rule(IDENTIFIER_RULE, "ACCOUNT_ID", Low, identifiers::VENDORS, identifiers::IDENTIFIER_PATTERN)
+        .nocase()
+        .reach(40, 240)
+        .edge(Edge::None)
+        .gate(identifiers::assignment_ahead)
+        .check(identifiers::vendor_identifier)
+        .no_veto(),
+    rule(IDENTIFIER_RULE, "ACCOUNT_ID", Low, identifiers::PUBLIC_ENV_LITERALS, identifiers::IDENTIFIER_PATTERN)
+        .nocase()
+        .reach(40, 240)
+        .edge(Edge::None)
+        .gate(identifiers::assignment_ahead)
+        .check(identifiers::vendor_identifier)
+        .no_veto(),
+    // An age recipient (`age1` + 58 bech32 characters) is the public half of
+    // an age key pair: whom a file is encrypted to.
+    rule(IDENTIFIER_RULE, "AGE_RECIPIENT", Low, &["age1"], r"age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}").edge(Edge::Alnum).check(not_placeholder).no_veto(),
 ];
 
 /// Prefixes that vendors document as the start of their secret tokens and
@@ -351,8 +394,6 @@ pub(crate) const VENDOR_PREFIXES: &[(&str, &str, usize)] = &[
     ("tkn.v1_", "teamwork", 40),
     ("shippo_live_", "shippo", 40),
     ("shippo_test_", "shippo", 40),
-    ("ak_live_", "pagarme", 30),
-    ("ak_test_", "pagarme", 30),
     ("flb_live_", "fleetbase", 20),
     ("LTAI", "alibaba", 20),
     ("oy2", "nuget", 43),
@@ -405,7 +446,7 @@ pub(crate) fn is_placeholder(s: &str) -> bool {
 }
 
 /// Length of the longest run of one repeated byte.
-fn longest_repeat(s: &str) -> usize {
+pub(crate) fn longest_repeat(s: &str) -> usize {
     let b = s.as_bytes();
     let (mut best, mut run) = (0, 0);
     for i in 0..b.len() {

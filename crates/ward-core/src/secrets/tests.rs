@@ -12,8 +12,13 @@ fn scan_with(config: &Config, text: &str, origin: Origin, direction: Direction) 
     out
 }
 
+/// Scans with the default policy's detector, built once: a build compiles
+/// every rule, which unoptimised test code would otherwise repeat per text.
 fn scan(text: &str) -> Vec<Finding> {
-    scan_with(&Config::default(), text, Origin::Assistant, Direction::Response)
+    static DEFAULT: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+    let mut out = Vec::new();
+    DEFAULT.get_or_init(|| Detector::new(&Config::default())).scan(&Segment::new(text, Origin::Assistant, "/x"), Direction::Response, &mut out);
+    out
 }
 
 /// Rule ids and matched texts.
@@ -267,6 +272,15 @@ fn never_panics_and_spans_are_char_boundaries() {
         "AIza",
         "-u ",
         "Authorization: Basic ",
+        ".okta.com",
+        ".blob.core.windows.net",
+        "dev.azure.com/",
+        "algolia_app_id",
+        "REACT_APP_",
+        "_user",
+        "age1",
+        "-",
+        "'",
     ];
     let mut x: u64 = 0x1234_5678;
     for _ in 0..3000 {
@@ -507,4 +521,151 @@ fn named_credentials_are_redacted_not_refused() {
     let found = scan_with(&strict, text, Origin::User, Direction::Request);
     assert!(found.iter().any(|f| f.rule == NAMED_RULE && f.action == Action::Block));
     assert!(rules().iter().any(|&(id, sev)| id == NAMED_RULE && sev == Severity::Low));
+}
+
+// --- Identifier tiers: tenant endpoints and account identifiers -------------
+
+/// The findings of `rule` in `text`, as (matched text, action).
+fn found_by(text: &str, rule: &str, origin: Origin, direction: Direction) -> Vec<(String, Action)> {
+    scan_with(&Config::default(), text, origin, direction)
+        .into_iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| {
+            let (a, b) = f.span.unwrap();
+            (text[a..b].to_string(), f.action)
+        })
+        .collect()
+}
+
+#[test]
+fn tenant_endpoints_of_credentialed_saas() {
+    for (text, host) in [
+        ("Sign in at https://acme-prod.okta.com/oauth2/default", "acme-prod.okta.com"),
+        ("issuer: https://acme.eu.auth0.com/", "acme.eu.auth0.com"),
+        ("AUTH0_DOMAIN=northpole-7.auth0.com", "northpole-7.auth0.com"),
+        ("docker login globex.jfrog.io", "globex.jfrog.io"),
+        ("Confluence lives at initech.atlassian.net.", "initech.atlassian.net"),
+        ("Instance Url  https://Globex.my.salesforce.com", "Globex.my.salesforce.com"),
+        ("AZURE_OPENAI_ENDPOINT=https://globex-east.openai.azure.com/", "globex-east.openai.azure.com"),
+        ("https://globexdata01.blob.core.windows.net/backups/db.bak", "globexdata01.blob.core.windows.net"),
+        ("host: dbc-4f2a91c7-77e1.cloud.databricks.com", "dbc-4f2a91c7-77e1.cloud.databricks.com"),
+        ("account = xy12345.eu-west-1.snowflakecomputing.com", "xy12345.eu-west-1.snowflakecomputing.com"),
+        ("mongodb+srv://cluster0.k3x9q.mongodb.net/app", "cluster0.k3x9q.mongodb.net"),
+        ("svc-ci@globex-build.iam.gserviceaccount.com", "globex-build.iam.gserviceaccount.com"),
+        ("git remote add origin https://dev.azure.com/globex-eng/_git/api", "dev.azure.com/globex-eng"),
+    ] {
+        let got = found_by(text, TENANT_RULE, Origin::Assistant, Direction::Response);
+        assert_eq!(got, vec![(host.to_string(), Action::Log)], "{text:?}");
+    }
+    // The vendors' own sites, documentation stand-ins, templates and hosts
+    // that only end like a tenant suffix.
+    for text in [
+        "See https://developer.okta.com/docs and https://manage.auth0.com/",
+        "Tenant: contoso.onmicrosoft.com (fabrikam.onmicrosoft.com works too)",
+        "your-tenant.okta.com, YOUR_DOMAIN.auth0.com, {yourDomain}.auth0.com",
+        "https://example.myshopify.com and https://example-org.auth0.com",
+        "https://www.okta.com and https://us.auth0.com",
+        "notokta.com, okta.com, acme.okta.community, acme_okta.com",
+        "https://dev.azure.com/fabrikam/ and https://dev.azure.com/{organization}",
+        "az appconfig kv list --endpoint https://contoso.azconfig.io",
+    ] {
+        assert!(found_by(text, TENANT_RULE, Origin::Assistant, Direction::Response).is_empty(), "{text:?}: {:?}", hits(text));
+    }
+}
+
+#[test]
+fn account_identifiers_behind_vendor_qualified_names() {
+    let uuid = format!("{}-{}-4{}-a{}-{}", fake(300, 8, HEX), fake(301, 4, HEX), fake(302, 3, HEX), fake(303, 3, HEX), fake(304, 12, HEX));
+    let app_id = fake(305, 10, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+    let client_id = fake(306, 64, &(ALNUM.to_string() + "_-"));
+    let age = format!("age1{}", fake(307, 58, "qpzry9x8gf2tvdw0s3jn54khce6mua7l"));
+    for (text, value) in [
+        (format!("algolia_app_id = \"{app_id}\""), app_id.clone()),
+        (format!("const config = {{ paypalClientId: '{client_id}' }}"), client_id.clone()),
+        (format!("AZURE_TENANT_ID={uuid}"), uuid.clone()),
+        (format!("confluent client_id={app_id}"), app_id.clone()),
+        ("TWITTER_ID: \"Kp3vQ8wZr2Lm\"".to_string(), "Kp3vQ8wZr2Lm".to_string()),
+        ("snowflake_user = \"etl_loader7\"".to_string(), "etl_loader7".to_string()),
+        ("SNOWFLAKE_ACCOUNT: globex-analytics".to_string(), "globex-analytics".to_string()),
+        ("mongodb-public: mqv7hzre".to_string(), "mqv7hzre".to_string()),
+        ("AWS_ACCOUNT_ID=830194675215".to_string(), "830194675215".to_string()),
+        ("REACT_APP_AUTH_USER=orders_bot   # shared".to_string(), "orders_bot".to_string()),
+        ("# NEXT_PUBLIC_ADMIN_USERNAME=helpdesk".to_string(), "helpdesk".to_string()),
+        (format!("recipient: {age}"), age.clone()),
+    ] {
+        let got = found_by(&text, IDENTIFIER_RULE, Origin::Assistant, Direction::Response);
+        assert_eq!(got, vec![(value, Action::Log)], "{text:?}: {:?}", hits(&text));
+    }
+    for text in [
+        // Prose, and ids of things other than accounts and apps.
+        "My GitHub username: torvalds",
+        "stripe_price_id = \"price_1Nq8Zr2eZvKYlo2C\"",
+        "slack_channel_id: C04AB12CD9",
+        // Secrets are the key-name rules' business, not this tier's.
+        "github_token_id = \"ghx_notatoken\"",
+        // References, templates, stock words and sample runs.
+        "algolia_app_id = ALGOLIA_APP_ID",
+        "algolia_app_id: ${ALGOLIA_APP_ID}",
+        "algolia_app_id: process.env.ALGOLIA_APP_ID",
+        "snowflake_user = null",
+        "twitter_id: true",
+        "algolia_app_id = \"abcdefghij\"",
+        "FACEBOOK_APP_ID=123456789012345",
+        "discord_app_id=000000000000000000",
+        "export SUMOLOGIC_ACCESSID=XXXXXXXXXXXXXX",
+        "snowflake_user = \"your_user\"",
+        "REACT_APP_MAILER_USERNAME=smtp_username",
+        // A front-end variable qualifies user names, not public ids.
+        "REACT_APP_FIREBASE_APP_ID=1:830194675215:web:9f3a",
+        "REACT_APP_USER=$DB_USER",
+        // A vendor name without an identifier word.
+        "discord = 4Kp3vQ8wZr2Lm",
+        // A vendor word inside another word.
+        "subalgolia_app_id = K3P9ZQ2W7Y",
+        // Too short to be an age recipient.
+        "age1qpzry9x8gf2tvdw0s3jn54khce6mua7l",
+    ] {
+        assert!(found_by(text, IDENTIFIER_RULE, Origin::Assistant, Direction::Response).is_empty(), "{text:?}: {:?}", hits(text));
+    }
+}
+
+#[test]
+fn identifier_tiers_log_by_default_and_can_be_raised() {
+    let text = "AUTH0_DOMAIN=northpole-7.auth0.com\nalgolia_app_id = \"K3P9ZQ2W7Y\"";
+    for (origin, direction) in [(Origin::User, Direction::Request), (Origin::Assistant, Direction::Response), (Origin::ToolCall, Direction::Request)] {
+        let found = scan_with(&Config::default(), text, origin, direction);
+        for rule in [TENANT_RULE, IDENTIFIER_RULE] {
+            let f = found.iter().find(|f| f.rule == rule).unwrap_or_else(|| panic!("{rule} missing: {found:?}"));
+            assert_eq!(f.action, Action::Log, "{rule} {direction:?}");
+        }
+    }
+    // Raised per rule through the ordinary overrides, which the policy
+    // check accepts by id.
+    let mut raised = Config::default();
+    raised.rules.insert(TENANT_RULE.into(), Actions { response: Some(Action::Redact), ..Actions::default() });
+    raised.rules.insert(IDENTIFIER_RULE.into(), Actions { request: Some(Action::Block), ..Actions::default() });
+    assert!(raised.validate().is_ok());
+    let found = scan_with(&raised, text, Origin::Assistant, Direction::Response);
+    assert!(found.iter().any(|f| f.rule == TENANT_RULE && f.action == Action::Redact && f.mask.as_deref() == Some("[TENANT_HOST]")), "{found:?}");
+    let found = scan_with(&raised, text, Origin::User, Direction::Request);
+    assert!(found.iter().any(|f| f.rule == IDENTIFIER_RULE && f.action == Action::Block), "{found:?}");
+    let ids: Vec<(&str, Severity)> = rules();
+    assert!(ids.contains(&(TENANT_RULE, Severity::Low)) && ids.contains(&(IDENTIFIER_RULE, Severity::Low)), "{ids:?}");
+    assert_eq!(ids.iter().filter(|(id, _)| *id == TENANT_RULE || *id == IDENTIFIER_RULE).count(), 2);
+}
+
+#[test]
+fn pagarme_keys_codeclimate_reporter_ids_and_labelled_keys() {
+    let pagarme = format!("ak_live_{}", fake(310, 30, ALNUM));
+    assert_rule(&format!("PAGARME_KEY={pagarme}"), "secrets.pagarme_api_key", &pagarme);
+    assert!(!hits(&format!("ak_live_{}", fake(311, 24, ALNUM))).iter().any(|(r, _)| r == "secrets.pagarme_api_key"));
+    assert_none("ak_live_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    let reporter = fake(312, 64, HEX);
+    assert_rule(&format!("env:\n  CC_TEST_REPORTER_ID: {reporter}\n"), "secrets.codeclimate_reporter_id", &reporter);
+    assert!(!hits(&format!("CC_TEST_REPORTER_ID: {}", "0".repeat(64))).iter().any(|(r, _)| r == "secrets.codeclimate_reporter_id"));
+    // A word naming whom the key is for, a colon, then the key.
+    let key = fake(313, 32, HEX);
+    assert_rule(&format!("apikey=weatherco:{key}"), GENERIC_RULE, &key);
+    // A digest says what it is with its algorithm's name, not a vendor's.
+    assert!(!hits(&format!("key=sha256:{}", fake(314, 64, HEX))).iter().any(|(r, _)| r == GENERIC_RULE));
 }

@@ -174,6 +174,18 @@ impl Engine {
         out
     }
 
+    /// `scan` of one segment, with only the secrets and personal data
+    /// whose span `wanted` accepts: a stream rejudging its left context
+    /// wants only what is new (`stream::slot`).
+    pub(crate) fn scan_where(&self, segment: &Segment, direction: Direction, wanted: impl Fn((usize, usize)) -> bool + Copy) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.injection.scan(segment, direction, &mut out);
+        self.secrets.scan_where(segment, direction, wanted, &mut out);
+        self.pii.scan_where(segment, direction, wanted, &mut out);
+        // One segment: no seams to join (`crate::seams::joined`).
+        out
+    }
+
     /// Where text still to arrive could complete or change a finding that
     /// rewrites or refuses `segment` (the earliest open candidate of any
     /// detector; the text's length when there is none). A stream releases

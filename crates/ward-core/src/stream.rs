@@ -261,7 +261,9 @@ impl StreamGuard {
             let i = match self.slots.iter().position(|s| s.key == f.slot) {
                 Some(i) => i,
                 None => {
-                    self.slots.push(Slot::new(f.slot.clone(), f.origin));
+                    // Only Responses streams repeat a slot's text in a "done"
+                    // event (`events::Whole` with a slot).
+                    self.slots.push(Slot::new(f.slot.clone(), f.origin, self.api == Some(Api::OpenaiResponses)));
                     self.slots.len() - 1
                 }
             };

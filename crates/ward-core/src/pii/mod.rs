@@ -120,6 +120,13 @@ impl Detector {
     }
 
     pub fn scan(&self, segment: &Segment, direction: Direction, out: &mut Vec<Finding>) {
+        self.scan_where(segment, direction, |_| true, out);
+    }
+
+    /// `scan`, reporting only the findings whose span `wanted` accepts
+    /// (every hit still takes part in the overlap choice): see
+    /// `secrets::Detector::scan_where`.
+    pub fn scan_where(&self, segment: &Segment, direction: Direction, wanted: impl Fn((usize, usize)) -> bool, out: &mut Vec<Finding>) {
         if !self.config.enabled {
             return;
         }
@@ -146,6 +153,9 @@ impl Detector {
         }
         kept.sort_by_key(|h| h.span.0);
         for h in kept {
+            if !wanted(h.span) {
+                continue;
+            }
             let (id, label, severity) = RULES[h.rule];
             let over = self.config.entities.get(id);
             let action = over.and_then(|a| a.get(channel)).unwrap_or(default_action);

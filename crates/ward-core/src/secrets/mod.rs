@@ -195,6 +195,15 @@ impl Detector {
     }
 
     pub fn scan(&self, segment: &Segment, direction: Direction, out: &mut Vec<Finding>) {
+        self.scan_where(segment, direction, |_| true, out);
+    }
+
+    /// `scan`, reporting only the findings whose span `wanted` accepts:
+    /// every candidate still takes part in the overlap choice, so the
+    /// findings reported are exactly those `scan` would report there. A
+    /// stream rejudging text it has judged before wants only the new part,
+    /// and making a finding (its digest, mask and message) is dear.
+    pub fn scan_where(&self, segment: &Segment, direction: Direction, wanted: impl Fn((usize, usize)) -> bool, out: &mut Vec<Finding>) {
         if !self.config.enabled {
             return;
         }
@@ -216,7 +225,7 @@ impl Detector {
         }
         kept.sort_by_key(|c| c.span.0);
         for c in kept {
-            if c.severity < self.config.min_severity {
+            if c.severity < self.config.min_severity || !wanted(c.span) {
                 continue;
             }
             let over = self.config.rules.get(c.rule);
@@ -252,7 +261,7 @@ impl Detector {
     /// keyword cut off at the end. `segment.text.len()` when nothing is
     /// open. Streams hold text back from here (`crate::stream::holdback`).
     pub fn pending_from(&self, segment: &Segment, direction: Direction) -> usize {
-        use crate::stream::holdback::{open_at_hit, partial_at_end, Alphabet};
+        use crate::stream::holdback::{open_at_hit, Alphabet, KeywordEnds};
         static ALPHABETS: std::sync::OnceLock<(Vec<Alphabet>, Alphabet, Alphabet)> = std::sync::OnceLock::new();
         let text = segment.text.as_str();
         let (bytes, len) = (text.as_bytes(), text.len());
@@ -283,18 +292,35 @@ impl Detector {
                 }
             }
         }
-        let keywords = RULES
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.regexes[*i].is_some())
-            .flat_map(|(_, r)| r.keywords.iter().map(move |k| (*k, r.nocase, r.before)))
-            .chain(VENDOR_PREFIXES.iter().filter(|_| self.vendor_on).map(|v| (v.0, false, 0)))
-            .chain(generic::KEYWORDS.iter().filter(|_| self.generic_on || self.named_on).map(|(k, _)| (*k, true, 0)));
-        for (keyword, nocase, before) in keywords {
-            let n = partial_at_end(bytes, keyword.as_bytes(), nocase);
-            if n > 0 {
-                open = open.min((len - n).saturating_sub(before));
+        // Every keyword with the rule that reads it: a rule switched off
+        // leaves its keywords out.
+        static ENDS: std::sync::OnceLock<(KeywordEnds, Vec<Target>)> = std::sync::OnceLock::new();
+        let (ends, owners) = ENDS.get_or_init(|| {
+            let mut keywords = Vec::new();
+            let mut owners = Vec::new();
+            for (i, r) in RULES.iter().enumerate() {
+                for k in r.keywords {
+                    keywords.push((*k, r.nocase, r.before));
+                    owners.push(Target::Rule(i));
+                }
             }
+            for (i, v) in VENDOR_PREFIXES.iter().enumerate() {
+                keywords.push((v.0, false, 0));
+                owners.push(Target::Vendor(i));
+            }
+            for (k, kind) in generic::KEYWORDS {
+                keywords.push((*k, true, 0));
+                owners.push(Target::Generic(*kind));
+            }
+            (KeywordEnds::new(keywords), owners)
+        });
+        let counts = |i: usize| match owners[i] {
+            Target::Rule(r) => self.regexes[r].is_some(),
+            Target::Vendor(_) => self.vendor_on,
+            Target::Generic(_) => self.generic_on || self.named_on,
+        };
+        if let Some(at) = ends.open_from(bytes, counts) {
+            open = open.min(at);
         }
         floor_char_boundary(text, open)
     }

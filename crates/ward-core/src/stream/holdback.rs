@@ -204,6 +204,63 @@ pub fn partial_at_end(text: &[u8], keyword: &[u8], nocase: bool) -> usize {
         .unwrap_or(0)
 }
 
+/// Keywords a text may end inside of (the next event may complete them),
+/// looked up by the text's last byte: after every event a stream asks
+/// this of every keyword, and comparing each one's prefixes costs more
+/// than the rest of the hold-back question.
+#[derive(Clone, Debug)]
+pub struct KeywordEnds {
+    /// (keyword, ASCII case-insensitive, bytes a match may begin before it).
+    keywords: Vec<(&'static [u8], bool, usize)>,
+    /// For each byte, the (keyword, n) whose proper prefix of n bytes ends
+    /// in that byte.
+    by_last: Vec<Vec<(u32, u32)>>,
+}
+
+impl KeywordEnds {
+    pub fn new(keywords: impl IntoIterator<Item = (&'static str, bool, usize)>) -> KeywordEnds {
+        let keywords: Vec<(&'static [u8], bool, usize)> = keywords.into_iter().map(|(k, nocase, before)| (k.as_bytes(), nocase, before)).collect();
+        let mut by_last = vec![Vec::new(); 256];
+        for (i, &(k, nocase, _)) in keywords.iter().enumerate() {
+            for n in 1..k.len() {
+                let c = k[n - 1];
+                let entry = (i as u32, n as u32);
+                if nocase && c.is_ascii_alphabetic() {
+                    by_last[usize::from(c.to_ascii_lowercase())].push(entry);
+                    by_last[usize::from(c.to_ascii_uppercase())].push(entry);
+                } else {
+                    by_last[usize::from(c)].push(entry);
+                }
+            }
+        }
+        KeywordEnds { keywords, by_last }
+    }
+
+    /// Where a match may begin whose keyword the text ends inside of: the
+    /// least `len - n - before` over the keywords (`counts(i)` of them)
+    /// whose first `n` bytes end the text, as [`partial_at_end`] finds
+    /// them one keyword at a time. `None` when no keyword is cut off.
+    pub fn open_from(&self, text: &[u8], counts: impl Fn(usize) -> bool) -> Option<usize> {
+        let &last = text.last()?;
+        let len = text.len();
+        let mut open: Option<usize> = None;
+        for &(i, n) in &self.by_last[usize::from(last)] {
+            let (i, n) = (i as usize, n as usize);
+            let (keyword, nocase, before) = self.keywords[i];
+            if n > len || !counts(i) {
+                continue;
+            }
+            let tail = &text[len - n..];
+            let same = if nocase { tail.eq_ignore_ascii_case(&keyword[..n]) } else { tail == &keyword[..n] };
+            if same {
+                let at = (len - n).saturating_sub(before);
+                open = Some(open.map_or(at, |o| o.min(at)));
+            }
+        }
+        open
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +286,28 @@ mod tests {
         assert!(!open_at_hit(b"see ghp_abc done", 4, &a, 40));
         assert!(!open_at_hit(b"see ghp_abcdefgh", 4, &a, 5));
         assert!(open_at_hit(b"x -----BEGIN anything at all", 2, &Alphabet::any(), 100));
+    }
+
+    #[test]
+    fn keyword_ends_agree_with_partial_at_end() {
+        let keywords = [("sk-", false, 0), ("password", true, 2), ("AKIA", false, 0), ("ss", false, 1), ("x", false, 0)];
+        let ends = KeywordEnds::new(keywords);
+        let texts = ["", "s", "use the sk", "my PASS", "my passwor", "akia", "xAKI", "ss", "s", "sk-", "PasSwOrD", "é", "tails", "x"];
+        for text in texts {
+            for mask in 0..32usize {
+                let counts = |i: usize| mask & (1 << i) != 0;
+                let expected = keywords
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| counts(*i))
+                    .filter_map(|(_, &(k, nocase, before))| {
+                        let n = partial_at_end(text.as_bytes(), k.as_bytes(), nocase);
+                        (n > 0).then(|| (text.len() - n).saturating_sub(before))
+                    })
+                    .min();
+                assert_eq!(ends.open_from(text.as_bytes(), counts), expected, "{text:?} {mask}");
+            }
+        }
     }
 
     #[test]

@@ -47,7 +47,9 @@ pub(super) struct Slot {
     /// Spans of the findings recorded, to report each once.
     recorded: Vec<(usize, usize)>,
     spanless: Vec<String>,
-    digest: Sha256,
+    /// Digest of the text, for the APIs whose "done" events repeat it
+    /// (`is_text`); `None` for the others, which never ask.
+    digest: Option<Sha256>,
 }
 
 /// How one judging pass may treat the slot.
@@ -60,25 +62,30 @@ pub(super) struct Judge<'a> {
 }
 
 impl Slot {
-    pub fn new(key: String, origin: Origin) -> Slot {
+    /// `compared`: whole texts may later be checked against this one.
+    pub fn new(key: String, origin: Origin, compared: bool) -> Slot {
         let tool = origin == Origin::ToolCall;
-        Slot { key, origin, tool, len: 0, window: String::new(), window_start: 0, settled: 0, closed: false, masks: Vec::new(), recorded: Vec::new(), spanless: Vec::new(), digest: Sha256::new() }
+        let digest = compared.then(Sha256::new);
+        Slot { key, origin, tool, len: 0, window: String::new(), window_start: 0, settled: 0, closed: false, masks: Vec::new(), recorded: Vec::new(), spanless: Vec::new(), digest }
     }
 
     /// Appends a fragment; returns its offset in the slot's text.
     pub fn append(&mut self, text: &str) -> usize {
         let at = self.len;
         self.len += text.len();
-        self.digest.update(text.as_bytes());
+        if let Some(d) = self.digest.as_mut() {
+            d.update(text.as_bytes());
+        }
         if self.settled != usize::MAX {
             self.window.push_str(text);
         }
         at
     }
 
-    /// Whether `text` is exactly the slot's text so far.
+    /// Whether `text` is exactly the slot's text so far (never, for a slot
+    /// that keeps no digest: the text is then judged on its own).
     pub fn is_text(&self, text: &str) -> bool {
-        text.len() == self.len && self.digest.clone().finalize() == Sha256::digest(text.as_bytes())
+        text.len() == self.len && self.digest.as_ref().is_some_and(|d| d.clone().finalize() == Sha256::digest(text.as_bytes()))
     }
 
     pub fn held(&self) -> usize {
@@ -112,7 +119,10 @@ impl Slot {
         let settle_to = if forced || closing { self.len } else { open };
         let mut explained = false;
         let earlier_masks = self.masks.len();
-        for f in j.engine.scan(std::slice::from_ref(&segment), j.direction) {
+        // Findings wholly in released text or wholly past the judged point
+        // are dropped below: not made at all.
+        let wanted = |(s, e): (usize, usize)| base + s < settle_to && base + e > old;
+        for f in j.engine.scan_where(&segment, j.direction, wanted) {
             let Some((s, e)) = f.span else {
                 if !self.spanless.contains(&f.rule) {
                     self.spanless.push(f.rule.clone());

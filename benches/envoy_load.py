@@ -17,6 +17,14 @@ Starts the mock upstream and Envoy (concurrency 2) through the test harness
    idle and after the run, against an Envoy started from the same config
    with the Ward filter removed; divided by the number of Wasm VMs.
 
+Every request carries new text, as real traffic does: by default
+(`--reuse history`) a chat request re-sends the conversation so far and only
+its last user message is new (a per-request tag at its start), and a RAG
+request's whole user message (documents and question) is new; with
+`--reuse none` every message of every request is new. Ward keeps the
+findings of long segments it has already scanned (`limits.scan_cache_bytes`),
+so the two settings bracket what it costs on real traffic.
+
 Every Ward answer must be an allow that matches the baseline's answer byte
 for byte; anything else is counted and reported. Bounded by request counts
 and durations; stops Envoy and the mock by PID. Prints a table and writes
@@ -146,11 +154,37 @@ STREAM_REPLY = ("Sure. Refunds go back to the original payment method once the i
 STREAM_HEADERS = {"x-mock-reply": STREAM_REPLY, "x-mock-chunk": "12"}
 
 
+def tag_points(body, reuse):
+    """Byte offsets where a request's unique tag goes: the start of the last
+    user message (`history`: what a new turn adds to a conversation) or of
+    every message (`none`)."""
+    opens = [m.end() for m in re.finditer(rb'"content": "', body)]
+    if reuse == "none":
+        return opens
+    users = [m.end() for m in re.finditer(rb'"role": "user", "content": "', body)]
+    return users[-1:]
+
+
+def tagged(body, points, tag):
+    """`body` with `tag` inserted at each of `points` (JSON-safe text)."""
+    out, last = [], 0
+    for p in points:
+        out += [body[last:p], tag]
+        last = p
+    out.append(body[last:])
+    return b"".join(out)
+
+
 def kinds():
     """name -> (body, extra headers)."""
     return {"chat_4k": (chat_body(4096), {}),
             "rag_64k": (rag_body(65536), {}),
-            "stream_4k": (chat_body(4096, stream=True), STREAM_HEADERS)}
+            "stream_4k": (chat_body(4096, stream=True), STREAM_HEADERS),
+            # A long conversation (not in the default run: --kinds).
+            "chat_32k": (chat_body(32768), {})}
+
+
+DEFAULT_KINDS = "chat_4k,rag_64k,stream_4k"
 
 
 # -- process figures ----------------------------------------------------------
@@ -197,14 +231,17 @@ def pct(values, p):
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
-def latency_phase(env, mock, reqs, counts, deadline):
+def latency_phase(env, mock, reqs, counts, deadline, reuse):
     ward, base = Client(env.ward_port), Client(env.base_port)
+    salt = os.urandom(4).hex()
     out, checks = {}, {"ward": {"sent": 0, "allow": 0, "other": 0, "5xx": 0}, "baseline": {"sent": 0, "ok": 0, "5xx": 0}}
-    for name, (body, headers) in reqs.items():
+    for name, (template, headers) in reqs.items():
         w, b = [], []
+        points = tag_points(template, reuse)
         for i in range(counts[name]):
             if time.time() > deadline:
                 break
+            body = tagged(template, points, f"[{salt}-{i}] ".encode())
             # Alternate which listener goes first so neither always follows the other.
             order = [(ward, w, "ward"), (base, b, "baseline")]
             if i % 2:
@@ -247,13 +284,22 @@ init = function(args)
     local h = io.open(f.path, "rb"); local body = h:read("*a"); h:close()
     local headers = {["content-type"] = "application/json"}
     for k, v in pairs(f.headers) do headers[k] = v end
-    for _ = 1, f.weight do table.insert(reqs, wrk.format("POST", "/v1/chat/completions", headers, body)) end
+    -- The body cut where each request's unique tag goes.
+    local pieces, last = {}, 1
+    for _, p in ipairs(f.points) do
+      table.insert(pieces, body:sub(last, p)); last = p + 1
+    end
+    table.insert(pieces, body:sub(last))
+    for _ = 1, f.weight do table.insert(reqs, {headers = headers, pieces = pieces}) end
   end
 end
-local i = 0
+local i, n = 0, 0
+local salt = string.format("%x%x", os.time(), math.floor(os.clock() * 1e6))
 request = function()
   i = i % #reqs + 1
-  return reqs[i]
+  n = n + 1
+  local r = reqs[i]
+  return wrk.format("POST", "/v1/chat/completions", r.headers, table.concat(r.pieces, "[" .. salt .. "-" .. n .. "] "))
 end
 done = function(summary, latency, requests)
   io.write(string.format('WRK_JSON {"requests": %d, "duration_us": %d, "non2xx": %d, "connect": %d, "read": %d, "write": %d, "timeout": %d, "p50_us": %d, "p99_us": %d}\n',
@@ -267,15 +313,16 @@ def lua_string(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_lua(dirname, name, mix, reqs):
+def write_lua(dirname, name, mix, reqs, reuse):
     entries = []
     for kind, weight in mix:
         body, headers = reqs[kind]
+        points = ", ".join(str(p) for p in tag_points(body, reuse))
         path = os.path.join(dirname, kind + ".json")
         with open(path, "wb") as f:
             f.write(body)
         hdr = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items())
-        entries.append(f"{{path = {lua_string(path)}, weight = {weight}, headers = {{{hdr}}}}}")
+        entries.append(f"{{path = {lua_string(path)}, weight = {weight}, points = {{{points}}}, headers = {{{hdr}}}}}")
     script = os.path.join(dirname, name + ".lua")
     with open(script, "w") as f:
         f.write(LUA.replace("{FILES}", "{" + ", ".join(entries) + "}"))
@@ -302,11 +349,11 @@ MIXES = {"chat_4k_mix": [("chat_4k", 3), ("stream_4k", 1)], "rag_64k": [("rag_64
 DEFAULT_MIXES = "chat_4k_mix,rag_64k"
 
 
-def throughput_phase(env, mock, reqs, tmp, rounds, seconds, connections, deadline, mixes=tuple(MIXES)):
+def throughput_phase(env, mock, reqs, tmp, rounds, seconds, connections, deadline, reuse, mixes=tuple(MIXES)):
     out = {}
     for name in mixes:
         mix = MIXES[name]
-        script = write_lua(tmp, name, mix, reqs)
+        script = write_lua(tmp, name, mix, reqs, reuse)
         runs = {"ward": [], "baseline": []}
         for r in range(rounds):
             if time.time() + 2 * seconds > deadline:
@@ -414,13 +461,18 @@ def main():
     ap.add_argument("--phases", default="latency,throughput,memory",
                     help="comma-separated subset of latency, throughput, memory (to compare policies or builds quickly)")
     ap.add_argument("--mixes", default=DEFAULT_MIXES, help="comma-separated wrk mixes: " + ", ".join(MIXES))
+    ap.add_argument("--kinds", default=DEFAULT_KINDS,
+                    help="request kinds of the latency phase: chat_4k, rag_64k, stream_4k, chat_32k")
+    ap.add_argument("--reuse", choices=["history", "none"], default="history",
+                    help="what each request repeats from earlier ones: the conversation before its last user "
+                         "message (default), or nothing (every message new)")
     args = ap.parse_args()
     phases = set(args.phases.split(","))
     mixes = [m for m in args.mixes.split(",") if m in MIXES]
     if args.smoke:
-        counts, rounds, seconds = {"chat_4k": 60, "rag_64k": 20, "stream_4k": 20}, 1, 1
+        counts, rounds, seconds = {"chat_4k": 60, "rag_64k": 20, "stream_4k": 20, "chat_32k": 20}, 1, 1
     else:
-        counts, rounds, seconds = {"chat_4k": 2000, "rag_64k": 500, "stream_4k": 500}, args.rounds, args.seconds
+        counts, rounds, seconds = {"chat_4k": 2000, "rag_64k": 500, "stream_4k": 500, "chat_32k": 500}, args.rounds, args.seconds
     for need in (h.ENVOY, args.wasm, args.policy):
         if not os.path.exists(need):
             sys.exit(f"missing {need}: run scripts/setup.sh and scripts/build.sh")
@@ -429,7 +481,9 @@ def main():
 
     start = time.time()
     deadline = start + args.budget
-    reqs = kinds()
+    wanted = args.kinds.split(",")
+    reqs = {k: v for k, v in kinds().items() if k in wanted or any(k in dict(MIXES[m]) for m in mixes)}
+    counts = {k: counts.get(k, 0) if k in wanted else 0 for k in reqs}
     result = {"smoke": args.smoke, "envoy_concurrency": args.concurrency, "load_average_before": load_average(),
               "nproc": os.cpu_count(), "body_bytes": {k: len(v[0]) for k, v in reqs.items()}}
     tmp = tempfile.mkdtemp(prefix="ward-load-")
@@ -451,9 +505,10 @@ def main():
         mock.reset()
         if "latency" not in phases:
             counts = {k: 0 for k in counts}
-        result["latency_c1"], result["checks"] = latency_phase(env, mock, reqs, counts, deadline)
+        result["reuse"] = args.reuse
+        result["latency_c1"], result["checks"] = latency_phase(env, mock, reqs, counts, deadline, args.reuse)
         result["throughput"] = throughput_phase(env, mock, reqs, tmp, rounds, seconds, args.connections, deadline,
-                                                mixes if "throughput" in phases else [])
+                                                args.reuse, mixes if "throughput" in phases else [])
         rss_after = h.rss_bytes(env.proc.pid)
         stats = wasm_stats(env)
         try:
@@ -489,7 +544,7 @@ def main():
 
 
 def print_table(r):
-    print(f"load average before {r['load_average_before']}, after {r['load_average_after']} ({r['nproc']} CPUs)"
+    print(f"reuse: {r.get('reuse')}; load average before {r['load_average_before']}, after {r['load_average_after']} ({r['nproc']} CPUs)"
           f"{'  [smoke: figures meaningless]' if r['smoke'] else ''}")
     print("\nLatency at concurrency 1 (µs)        baseline p50/p99     Ward p50/p99     added p50/p99 (paired p50)")
     for name, x in r["latency_c1"].items():

@@ -6,6 +6,7 @@ use crate::audit::{AuditEvent, AuditFinding, SCHEMA_VERSION};
 use crate::finding::{Action, DetectorKind, Finding};
 use crate::policy::{Mode, Policy, PolicyError};
 use crate::reply::{error_reply, Reply};
+use crate::scan_cache::ScanCache;
 use crate::segment::{Origin, Segment};
 use crate::stream::StreamGuard;
 use crate::tools::SessionState;
@@ -120,6 +121,10 @@ pub struct Engine {
     secrets: secrets::Detector,
     pii: pii::Detector,
     tools: tools::Checker,
+    /// Findings of long segments already scanned (`limits.scan_cache_bytes`).
+    /// A mutex, not a cell, so an engine can still be shared across
+    /// threads by native hosts; in the filter it is never contended.
+    scan_cache: std::sync::Mutex<ScanCache>,
 }
 
 impl Engine {
@@ -130,6 +135,7 @@ impl Engine {
             secrets: secrets::Detector::new(&policy.secrets),
             pii: pii::Detector::new(&policy.pii),
             tools: tools::Checker::new(&policy),
+            scan_cache: std::sync::Mutex::new(ScanCache::new(policy.limits.scan_cache_bytes)),
             policy,
         }
     }
@@ -155,14 +161,33 @@ impl Engine {
         &self.digest
     }
 
+    /// How the reuse of repeated segments' findings has done so far
+    /// (`limits.scan_cache_bytes`).
+    pub fn scan_cache_stats(&self) -> crate::scan_cache::ScanCacheStats {
+        self.scan_cache.lock().map(|c| c.stats()).unwrap_or_default()
+    }
+
     /// Runs every enabled detector over `segments`.
     pub fn scan(&self, segments: &[Segment], direction: Direction) -> Vec<Finding> {
         let mut out = Vec::new();
+        // A poisoned lock only means another thread panicked mid-update;
+        // then the cache is skipped, never trusted.
+        let mut cache = self.scan_cache.lock().ok();
         for s in segments {
+            let mut cache = cache.as_deref_mut().filter(|c| c.wants(s));
+            if let Some(kept) = cache.as_mut().and_then(|c| c.get(s, direction)) {
+                out.extend(kept);
+                continue;
+            }
+            let from = out.len();
             self.injection.scan(s, direction, &mut out);
             self.secrets.scan(s, direction, &mut out);
             self.pii.scan(s, direction, &mut out);
+            if let Some(cache) = cache {
+                cache.put(s, direction, out.get(from..).unwrap_or_default());
+            }
         }
+        drop(cache);
         // An instruction cut across messages (docs/security.md): scanned
         // joined, for an origin none of whose pieces was caught alone.
         for joined in crate::seams::joined(segments) {

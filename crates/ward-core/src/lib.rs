@@ -32,6 +32,7 @@ pub mod injection;
 pub mod pii;
 pub mod policy;
 pub mod reply;
+pub mod scan_cache;
 pub mod secrets;
 mod seams;
 pub mod segment;

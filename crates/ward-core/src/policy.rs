@@ -93,11 +93,17 @@ pub struct Limits {
     /// Largest decoded size of a gzip/deflate body, as a multiple of its
     /// encoded size; past it the body is refused as a decompression bomb.
     pub max_decompression_ratio: u32,
+    /// Bytes of segment text whose findings are kept for reuse when the
+    /// same text comes again (the system prompt, tool definitions and
+    /// history every turn re-sends); 0 turns it off. Decisions are the
+    /// same either way, so it is left out of the digest.
+    #[serde(skip_serializing)]
+    pub scan_cache_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_request_bytes: 1 << 20, max_response_bytes: 4 << 20, on_oversize: Action::Block, max_decompression_ratio: 100 }
+        Limits { max_request_bytes: 1 << 20, max_response_bytes: 4 << 20, on_oversize: Action::Block, max_decompression_ratio: 100, scan_cache_bytes: 1 << 20 }
     }
 }
 

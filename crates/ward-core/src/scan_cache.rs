@@ -25,9 +25,10 @@ use crate::finding::Finding;
 use crate::segment::{Origin, Segment};
 use crate::wire::Direction;
 
-/// Segments shorter than this are scanned every time: their scan costs
-/// about what a lookup does, and they would crowd out the long ones.
-pub const MIN_CACHED_BYTES: usize = 256;
+/// Segments shorter than this are scanned every time: keeping them would
+/// save a few microseconds each and fill the map with labels and one-word
+/// turns. Tool descriptions, which every agent request repeats, are longer.
+pub const MIN_CACHED_BYTES: usize = 64;
 
 /// Bounded memory of per-segment findings, least recently used out first.
 #[derive(Default)]

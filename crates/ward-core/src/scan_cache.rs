@@ -157,16 +157,35 @@ impl ScanCache {
     }
 }
 
-/// SipHash with fixed keys: deterministic across hosts (no randomness to
-/// ask the host for), and a collision only costs a miss, since every hit
-/// is confirmed on the whole text.
+/// Where to look for a text's entry. Only a bounded sample of the text is
+/// hashed (its length, both ends and a few evenly spaced pieces): a miss
+/// then costs the same for 64 bytes as for 64 KiB, while a hit is still
+/// confirmed on the whole text. Texts that share the sample only share a
+/// slot, the newer replacing the older: at worst a miss, never a wrong
+/// answer. SipHash with fixed keys: deterministic on every host, with no
+/// randomness to ask the host for.
 fn key(segment: &Segment, direction: Direction) -> u64 {
+    let text = segment.text.as_bytes();
     let mut h = DefaultHasher::new();
     direction.hash(&mut h);
     segment.origin.hash(&mut h);
-    segment.text.hash(&mut h);
+    text.len().hash(&mut h);
+    if text.len() <= SAMPLE_PIECES * PIECE {
+        h.write(text);
+    } else {
+        let last = text.len() - PIECE;
+        for i in 0..SAMPLE_PIECES {
+            let at = last * i / (SAMPLE_PIECES - 1);
+            h.write(text.get(at..at + PIECE).unwrap_or_default());
+        }
+    }
     h.finish()
 }
+
+/// A long text's key hashes this many pieces of [`PIECE`] bytes, the first
+/// at its start and the last at its end.
+const SAMPLE_PIECES: usize = 16;
+const PIECE: usize = 32;
 
 #[cfg(test)]
 mod tests {
@@ -230,6 +249,22 @@ mod tests {
             assert!(cache.order.len() <= 4 * cache.len() + 16);
         }
         assert_eq!(cache.stats().hits, 100);
+    }
+
+    #[test]
+    fn texts_that_share_a_sampled_key_never_share_findings() {
+        let mut cache = ScanCache::new(1 << 20);
+        let a = format!("{}A{}", "p".repeat(5000), "q".repeat(5000));
+        let b = format!("{}B{}", "p".repeat(5000), "q".repeat(5000));
+        let (sa, sb) = (seg(&a, "/m"), seg(&b, "/m"));
+        assert_eq!(key(&sa, Direction::Request), key(&sb, Direction::Request), "the middle byte is not sampled");
+        cache.put(&sa, Direction::Request, &[finding(&sa)]);
+        assert!(cache.get(&sb, Direction::Request).is_none());
+        cache.put(&sb, Direction::Request, &[]);
+        assert_eq!(cache.get(&sb, Direction::Request), Some(vec![]));
+        assert!(cache.get(&sa, Direction::Request).is_none());
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.bytes(), b.len());
     }
 
     #[test]

@@ -23,6 +23,15 @@ fn texts() -> Vec<String> {
         out.push(format!("{}{p}{}", filler.repeat(1 + i % 3), filler));
         out.push(format!("{p}{}", filler.repeat(3)));
     }
+    // Same length and the same ends, different middles: the cache samples
+    // long texts for its key, so these two share a slot and must still
+    // get their own findings.
+    let secret = "the deploy key is ghp_4fQ9zR2mK7xW1vB8nL3cT6yH0jD5sA9eP2uG here";
+    let benign = "the deploy day is Tuesday and the team will announce it here...";
+    assert_eq!(secret.len(), benign.len());
+    for middle in [secret, benign] {
+        out.push(format!("{} {middle} {}", filler.repeat(20), filler.repeat(20)));
+    }
     out.push("short one".into());
     out
 }
@@ -48,7 +57,7 @@ proptest! {
 
     #[test]
     fn conversations_decide_the_same_with_and_without_the_cache(
-        turns in prop::collection::vec((0usize..13, any::<bool>()), 1..12),
+        turns in prop::collection::vec((0usize..15, any::<bool>()), 1..12),
         policy in prop::sample::select(vec![
             r#"{}"#,
             r#"{"mode": "monitor"}"#,
@@ -75,7 +84,7 @@ fn the_cache_is_used_and_bounded() {
     let policy = r#"{"limits": {"scan_cache_bytes": 4096}}"#;
     let (cached, uncached) = engines(policy);
     let env = Envelope::request("/v1/chat/completions", "application/json");
-    let turns: Vec<(usize, bool)> = (0..40).map(|i| (i * 7 % 13, i % 2 == 0)).collect();
+    let turns: Vec<(usize, bool)> = (0..40).map(|i| (i * 7 % 15, i % 2 == 0)).collect();
     for n in 1..=turns.len() {
         let b = body(&turns[..n], &texts);
         assert_eq!(format!("{:?}", cached.inspect(&env, &b)), format!("{:?}", uncached.inspect(&env, &b)));

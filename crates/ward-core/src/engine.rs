@@ -170,12 +170,14 @@ impl Engine {
     /// Runs every enabled detector over `segments`.
     pub fn scan(&self, segments: &[Segment], direction: Direction) -> Vec<Finding> {
         let mut out = Vec::new();
-        // A poisoned lock only means another thread panicked mid-update;
-        // then the cache is skipped, never trusted.
-        let mut cache = self.scan_cache.lock().ok();
+        // The lock is held for a lookup or an insert, never for a scan, so
+        // threads sharing an engine scan in parallel. A poisoned lock only
+        // means another thread panicked mid-update: the cache is then
+        // skipped, never trusted.
+        let cache = || self.scan_cache.lock().ok();
         for s in segments {
-            let mut cache = cache.as_deref_mut().filter(|c| c.wants(s));
-            if let Some(kept) = cache.as_mut().and_then(|c| c.get(s, direction)) {
+            let looked_up = cache().filter(|c| c.wants(s)).map(|mut c| c.get(s, direction));
+            if let Some(Some(kept)) = looked_up {
                 out.extend(kept);
                 continue;
             }
@@ -183,11 +185,12 @@ impl Engine {
             self.injection.scan(s, direction, &mut out);
             self.secrets.scan(s, direction, &mut out);
             self.pii.scan(s, direction, &mut out);
-            if let Some(cache) = cache {
-                cache.put(s, direction, out.get(from..).unwrap_or_default());
+            if looked_up.is_some() {
+                if let Some(mut c) = cache() {
+                    c.put(s, direction, out.get(from..).unwrap_or_default());
+                }
             }
         }
-        drop(cache);
         // An instruction cut across messages (docs/security.md): scanned
         // joined, for an origin none of whose pieces was caught alone.
         for joined in crate::seams::joined(segments) {

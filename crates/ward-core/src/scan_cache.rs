@@ -139,21 +139,8 @@ impl ScanCache {
         }
     }
 
-    /// Text bytes held.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
     pub fn stats(&self) -> ScanCacheStats {
         ScanCacheStats { hits: self.hits, misses: self.misses, bytes: self.bytes, entries: self.entries.len() }
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 }
 
@@ -234,9 +221,9 @@ mod tests {
         for i in 0..100 {
             let text = format!("{i:04}{}", "z".repeat(996));
             cache.put(&seg(&text, "/m"), Direction::Request, &[]);
-            assert!(cache.bytes() <= 4096);
+            assert!(cache.stats().bytes <= 4096);
         }
-        assert_eq!(cache.len(), 4);
+        assert_eq!(cache.stats().entries, 4);
         assert!(cache.get(&seg(&format!("0099{}", "z".repeat(996)), "/m"), Direction::Request).is_some());
         assert!(cache.get(&seg(&format!("0095{}", "z".repeat(996)), "/m"), Direction::Request).is_none());
         // The same text put again does not count twice.
@@ -244,8 +231,8 @@ mod tests {
         for _ in 0..50 {
             cache.put(&seg(&text, "/m"), Direction::Request, &[]);
         }
-        assert_eq!(cache.bytes(), 4000);
-        assert!(cache.order.len() <= 4 * cache.len() + 16);
+        assert_eq!(cache.stats().bytes, 4000);
+        assert!(cache.order.len() <= 4 * cache.stats().entries + 16);
     }
 
     #[test]
@@ -258,8 +245,8 @@ mod tests {
             let turn = seg(&format!("{i:04}{}", "t".repeat(996)), "/m/1");
             assert!(cache.get(&turn, Direction::Request).is_none());
             cache.put(&turn, Direction::Request, &[]);
-            assert!(cache.bytes() <= 4096);
-            assert!(cache.order.len() <= 4 * cache.len() + 16);
+            assert!(cache.stats().bytes <= 4096);
+            assert!(cache.order.len() <= 4 * cache.stats().entries + 16);
         }
         assert_eq!(cache.stats().hits, 100);
     }
@@ -276,8 +263,8 @@ mod tests {
         cache.put(&sb, Direction::Request, &[]);
         assert_eq!(cache.get(&sb, Direction::Request), Some(vec![]));
         assert!(cache.get(&sa, Direction::Request).is_none());
-        assert_eq!(cache.len(), 1);
-        assert_eq!(cache.bytes(), b.len());
+        assert_eq!(cache.stats().entries, 1);
+        assert_eq!(cache.stats().bytes, b.len());
     }
 
     #[test]
@@ -300,9 +287,9 @@ mod tests {
         let mut cache = ScanCache::new(4096);
         cache.put(&seg("short", "/m"), Direction::Request, &[]);
         cache.put(&seg(&"l".repeat(2000), "/m"), Direction::Request, &[]);
-        assert!(cache.is_empty());
+        assert_eq!(cache.stats().entries, 0);
         let mut off = ScanCache::new(0);
         off.put(&seg(&"x".repeat(300), "/m"), Direction::Request, &[]);
-        assert!(off.is_empty());
+        assert_eq!(off.stats().entries, 0);
     }
 }
